@@ -1,0 +1,101 @@
+#!/bin/sh
+# ferry's quick start: set up a Debian 12 machine, then serve or test.
+#
+#   ./ferry.sh serve   install what ferry needs, build it, and serve ./srv
+#                      on 127.0.0.1:2121 (anonymous, read-only; Ctrl-C stops)
+#   ./ferry.sh test    install what the tests need, build, and run the whole
+#                      suite: a normal build, an ASan+UBSan build, a clang
+#                      build, and a bounded fuzzing run
+#   ./ferry.sh deps    only install the packages
+#   ./ferry.sh build   only build (into ./build)
+#
+# Environment: FERRY_MODELS (comma list, default: every model) picks the
+# concurrency models the integration tests run against; FERRY_FUZZ_SECONDS
+# bounds each fuzz target (default 30); FERRY_SKIP_DEPS=1 skips apt-get.
+set -eu
+
+cd "$(dirname "$0")"
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "ferry.sh: need root (or sudo) to run: $*" >&2
+        exit 1
+    fi
+}
+
+BUILD_PKGS="build-essential meson ninja-build pkg-config libev-dev check libjemalloc-dev libedit-dev libcrypt-dev libinih-dev"
+TEST_PKGS="clang llvm libclang-rt-14-dev curl lftp wget python3 python3-pytest procps iproute2 valgrind vsftpd systemd"
+
+deps() {
+    [ "${FERRY_SKIP_DEPS:-0}" = 1 ] && return 0
+    pkgs="$BUILD_PKGS"
+    [ "${1:-}" = test ] && pkgs="$pkgs $TEST_PKGS"
+    missing=""
+    for p in $pkgs; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    echo "ferry.sh: installing:$missing"
+    # Keep package installs from starting services (vsftpd would take
+    # port 21): a policy-rc.d that says no, removed again afterwards.
+    made_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        as_root sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d'
+        made_policy=1
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+    [ "$made_policy" = 1 ] && as_root rm -f /usr/sbin/policy-rc.d
+    return 0
+}
+
+build() {
+    dir=$1; shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "$@"
+    fi
+    ninja -C "$dir"
+}
+
+cmd=${1:-}
+case "$cmd" in
+deps)
+    deps "${2:-test}"
+    ;;
+build)
+    deps build
+    build build
+    ;;
+serve)
+    deps build
+    build build
+    mkdir -p srv
+    [ -e srv/README.txt ] || printf 'Served by ferry.  Put files in this folder.\n' > srv/README.txt
+    echo "ferry.sh: serving $(pwd)/srv on ftp://127.0.0.1:2121/ (try: curl ftp://127.0.0.1:2121/)"
+    exec ./build/src/ferryd --root srv --listen 127.0.0.1:2121
+    ;;
+test)
+    deps test
+    status=0
+    echo "==> gcc build, -Werror, every test"
+    build build
+    meson test -C build --print-errorlogs --verbose --num-processes 1 || status=1
+    echo "==> ASan+UBSan build, every test"
+    build build-asan -Db_sanitize=address,undefined -Db_lundef=false
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        meson test -C build-asan --print-errorlogs --num-processes 1 || status=1
+    echo "==> clang build, -Werror, fuzz targets run for ${FERRY_FUZZ_SECONDS:-30}s each"
+    CC=clang build build-clang -Dfuzz=true -Db_lundef=false
+    meson test -C build-clang --print-errorlogs --suite unit --suite fuzz || status=1
+    if [ "$status" = 0 ]; then echo "ferry.sh: all suites passed"; else echo "ferry.sh: FAILED"; fi
+    exit $status
+    ;;
+*)
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    [ -z "$cmd" ] || exit 2
+    ;;
+esac

@@ -1,0 +1,594 @@
+/* worker: connection table, ready list, timeouts and accepting -- the
+ * parts of an event loop that do not depend on how it waits. */
+#include "ferry/worker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ferry/driver.h"
+#include "ferry/io.h"
+#include "ferry/log.h"
+#include "ferry/session.h"
+
+/* ---- server-wide state ------------------------------------------------ */
+
+struct ip_count {
+    struct in6_addr addr;   /* v4 addresses stored v4-mapped */
+    unsigned count;         /* 0: free slot (tombstones are count 0 + used) */
+    unsigned used;
+};
+
+static void ip_key(const struct sockaddr_storage *ss, struct in6_addr *k)
+{
+    memset(k, 0, sizeof(*k));
+    if (ss->ss_family == AF_INET) {
+        k->s6_addr[10] = k->s6_addr[11] = 0xff;
+        memcpy(&k->s6_addr[12], &((const struct sockaddr_in *)ss)->sin_addr, 4);
+    } else if (ss->ss_family == AF_INET6) {
+        *k = ((const struct sockaddr_in6 *)ss)->sin6_addr;
+    }
+}
+
+static size_t ip_hash(const struct in6_addr *k)
+{
+    /* FNV-1a: the table holds at most max-clients live keys. */
+    size_t h = 1469598103934665603ull;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ k->s6_addr[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Find the slot of k, or the free slot where it would go.  The table is
+ * rebuilt (dropping zero counts) before it gets full, so a probe always
+ * ends. */
+static struct ip_count *ip_slot(struct server *srv, const struct in6_addr *k)
+{
+    size_t mask = srv->ip_cap - 1, i = ip_hash(k) & mask;
+    struct ip_count *tomb = NULL;
+    for (;;) {
+        struct ip_count *e = &srv->ip_table[i];
+        if (!e->used)
+            return tomb ? tomb : e;
+        if (memcmp(&e->addr, k, sizeof(*k)) == 0)
+            return e;
+        if (e->count == 0 && !tomb)
+            tomb = e;
+        i = (i + 1) & mask;
+    }
+}
+
+static int ip_grow(struct server *srv)
+{
+    size_t live = 0, ncap;
+    for (size_t i = 0; i < srv->ip_cap; i++)
+        live += srv->ip_table[i].count > 0;
+    ncap = srv->ip_cap ? srv->ip_cap : 64;
+    while (ncap < live * 4 + 64)
+        ncap *= 2;
+    struct ip_count *old = srv->ip_table;
+    size_t ocap = srv->ip_cap;
+    srv->ip_table = calloc(ncap, sizeof(*srv->ip_table));
+    if (!srv->ip_table) {
+        srv->ip_table = old;
+        return -1;
+    }
+    srv->ip_cap = ncap;
+    for (size_t i = 0; i < ocap; i++)
+        if (old[i].count > 0)
+            *ip_slot(srv, &old[i].addr) = old[i];
+    free(old);
+    return 0;
+}
+
+static size_t ip_used_slots(const struct server *srv)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < srv->ip_cap; i++)
+        n += srv->ip_table[i].used;
+    return n;
+}
+
+int server_init(struct server *srv, const struct ferry_config *cfg)
+{
+    memset(srv, 0, sizeof(*srv));
+    srv->cfg = cfg;
+    atomic_init(&srv->nclients, 0);
+    atomic_init(&srv->nsessions_total, 0);
+    atomic_init(&srv->next_session_id, 1);
+    atomic_init(&srv->stopping, 0);
+    pthread_mutex_init(&srv->ip_lock, NULL);
+    return vfs_open(&srv->vfs, cfg->root, cfg->create_root);
+}
+
+void server_fini(struct server *srv)
+{
+    vfs_close(&srv->vfs);
+    free(srv->ip_table);
+    srv->ip_table = NULL;
+    pthread_mutex_destroy(&srv->ip_lock);
+}
+
+int server_admit(struct server *srv, const struct sockaddr_storage *peer,
+                 const char **reason)
+{
+    const struct ferry_config *cfg = srv->cfg;
+    unsigned n = atomic_fetch_add(&srv->nclients, 1) + 1;
+
+    if (cfg->max_clients && n > cfg->max_clients) {
+        atomic_fetch_sub(&srv->nclients, 1);
+        *reason = "max-clients";
+        return -1;
+    }
+    if (!cfg->max_per_ip)
+        return 0;
+
+    struct in6_addr k;
+    int r = 0;
+    ip_key(peer, &k);
+    pthread_mutex_lock(&srv->ip_lock);
+    if ((srv->ip_cap == 0 || ip_used_slots(srv) * 2 >= srv->ip_cap) && ip_grow(srv) < 0) {
+        r = -1;
+        *reason = "out of memory";
+    } else {
+        struct ip_count *e = ip_slot(srv, &k);
+        if (e->used && e->count >= cfg->max_per_ip) {
+            r = -1;
+            *reason = "max-per-ip";
+        } else {
+            e->addr = k;
+            e->used = 1;
+            e->count++;
+        }
+    }
+    pthread_mutex_unlock(&srv->ip_lock);
+    if (r < 0)
+        atomic_fetch_sub(&srv->nclients, 1);
+    return r;
+}
+
+void server_release(struct server *srv, const struct sockaddr_storage *peer)
+{
+    atomic_fetch_sub(&srv->nclients, 1);
+    if (!srv->cfg->max_per_ip)
+        return;
+    struct in6_addr k;
+    ip_key(peer, &k);
+    pthread_mutex_lock(&srv->ip_lock);
+    if (srv->ip_cap) {
+        struct ip_count *e = ip_slot(srv, &k);
+        if (e->used && e->count > 0)
+            e->count--;
+    }
+    pthread_mutex_unlock(&srv->ip_lock);
+}
+
+/* ---- worker ---------------------------------------------------------- */
+
+double worker_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int open_reserve(void)
+{
+    return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+int worker_init(struct worker *w, int id, struct server *srv,
+                const struct driver_ops *drv, const int *listen_fds, int nlisten)
+{
+    const struct ferry_config *cfg = srv->cfg;
+    int r;
+
+    memset(w, 0, sizeof(*w));
+    w->id = id;
+    w->srv = srv;
+    w->drv = drv;
+    w->reserve_fd = -1;
+    w->now = worker_clock();
+    tmo_init(&w->tmo);
+    w->tmo.duration[TMO_LOGIN] = cfg->login_timeout;
+    w->tmo.duration[TMO_IDLE] = cfg->idle_timeout;
+    w->tmo.duration[TMO_DATA] = cfg->data_timeout;
+    w->tmo.duration[TMO_STALL] = cfg->stall_timeout;
+
+    if (nlisten > 0) {
+        w->listeners = calloc((size_t)nlisten, sizeof(*w->listeners));
+        if (!w->listeners)
+            return -ENOMEM;
+        w->nlisteners = nlisten;
+        for (int i = 0; i < nlisten; i++) {
+            w->listeners[i].fd = listen_fds[i];
+            w->listeners[i].kind = CONN_LISTEN;
+            w->listeners[i].want_read = 1;
+        }
+        /* The spare descriptor that lets an EMFILE accept loop refuse
+         * the client instead of spinning (libuv's emfile trick). */
+        w->reserve_fd = open_reserve();
+    }
+    r = drv->init(w);
+    if (r < 0)
+        goto fail_listeners;
+    for (int i = 0; i < w->nlisteners; i++) {
+        r = worker_conn_add(w, &w->listeners[i]);
+        if (r < 0)
+            goto fail_drv;
+    }
+    return 0;
+
+fail_drv:
+    for (int i = 0; i < w->nlisteners; i++)
+        if (w->listeners[i].in_table)
+            worker_conn_del(w, &w->listeners[i]);
+    drv->fini(w);
+fail_listeners:
+    if (w->reserve_fd >= 0)
+        close(w->reserve_fd);
+    free(w->listeners);
+    free(w->table);
+    w->listeners = NULL;
+    w->table = NULL;
+    return r;
+}
+
+static void close_listeners(struct worker *w)
+{
+    for (int i = 0; i < w->nlisteners; i++) {
+        struct conn *c = &w->listeners[i];
+        if (c->fd >= 0) {
+            if (c->in_table)
+                worker_conn_del(w, c);
+            close(c->fd);
+            c->fd = -1;
+        }
+    }
+}
+
+void worker_fini(struct worker *w)
+{
+    /* Sessions still here (a forced stop) are closed without a word. */
+    while (w->sessions)
+        session_drain(w->sessions, 1);
+    close_listeners(w);
+    w->drv->fini(w);
+    if (w->reserve_fd >= 0)
+        close(w->reserve_fd);
+    free(w->listeners);
+    free(w->table);
+    free(w->scratch);
+    memset(w, 0, sizeof(*w));
+    w->reserve_fd = -1;
+}
+
+int worker_run(struct worker *w)
+{
+    return w->drv->run(w);
+}
+
+void worker_request_stop(struct worker *w)
+{
+    w->drv->wake(w);
+}
+
+int worker_done(const struct worker *w)
+{
+    return (w->stopping || w->solo) && w->nsessions == 0;
+}
+
+void worker_check_stop(struct worker *w)
+{
+    if (!atomic_load(&w->srv->stopping) || w->stopping)
+        return;
+    w->stopping = 1;
+    w->now = worker_clock();
+    w->drain_deadline = w->now + w->srv->cfg->drain_timeout;
+    close_listeners(w);
+    log_info("event=drain worker=%d sessions=%u", w->id, w->nsessions);
+    /* Idle sessions leave now; the ones with transfers leave after them.
+     * session_drain may free s, so take the next one first. */
+    for (struct session *s = w->sessions, *next; s; s = next) {
+        next = session_next(s);
+        session_drain(s, 0);
+    }
+}
+
+/* ---- connection table ------------------------------------------------ */
+
+static int table_fit(struct worker *w, int fd)
+{
+    if (fd < w->table_size)
+        return 0;
+    /* Grow to the next power of two above fd; the table is bounded by
+     * RLIMIT_NOFILE because fds are.  Untouched pages of a large calloc
+     * cost no memory, so growing in big steps is cheap. */
+    size_t n = w->table_size ? (size_t)w->table_size : 64;
+    while (n <= (size_t)fd)
+        n *= 2;
+    struct conn **t = realloc(w->table, n * sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    memset(t + w->table_size, 0, (n - (size_t)w->table_size) * sizeof(*t));
+    w->table = t;
+    w->table_size = (int)n;
+    return 0;
+}
+
+int worker_conn_add(struct worker *w, struct conn *c)
+{
+    int r = table_fit(w, c->fd);
+    if (r < 0)
+        return r;
+    /* A fresh generation per registration: an event queued for the
+     * previous owner of this fd carries the old one and is dropped. */
+    c->gen = ++w->next_gen;
+    if (c->gen == 0)
+        c->gen = ++w->next_gen;
+    w->table[c->fd] = c;
+    c->in_table = 1;
+    r = w->drv->add(w, c);
+    if (r < 0) {
+        w->table[c->fd] = NULL;
+        c->in_table = 0;
+        return r;
+    }
+    return 0;
+}
+
+static void ready_remove(struct worker *w, struct conn *c)
+{
+    if (!c->queued)
+        return;
+    struct conn **pp = &w->ready_head, *prev = NULL;
+    while (*pp && *pp != c) {
+        prev = *pp;
+        pp = &(*pp)->ready_next;
+    }
+    if (*pp) {
+        *pp = c->ready_next;
+        if (w->ready_tail == c)
+            w->ready_tail = prev;
+    }
+    c->ready_next = NULL;
+    c->queued = 0;
+    w->nready--;
+}
+
+void worker_conn_del(struct worker *w, struct conn *c)
+{
+    if (!c->in_table)
+        return;
+    w->drv->del(w, c);
+    if (c->fd >= 0 && c->fd < w->table_size && w->table[c->fd] == c)
+        w->table[c->fd] = NULL;
+    c->in_table = 0;
+    ready_remove(w, c);
+    c->readable = c->writable = c->hup = 0;
+}
+
+struct conn *worker_lookup(struct worker *w, int fd, uint32_t gen)
+{
+    struct conn *c;
+    if (fd < 0 || fd >= w->table_size)
+        return NULL;
+    c = w->table[fd];
+    if (!c || c->gen != gen) {
+        w->stats.stale_events++;
+        return NULL;
+    }
+    return c;
+}
+
+void worker_conn_interest(struct worker *w, struct conn *c, int rd, int wr)
+{
+    rd = !!rd;
+    wr = !!wr;
+    if (c->want_read == rd && c->want_write == wr)
+        return;
+    c->want_read = (uint8_t)rd;
+    c->want_write = (uint8_t)wr;
+    if (c->in_table && !w->drv->edge)
+        w->drv->interest(w, c);
+}
+
+void worker_defer(struct worker *w, struct conn *c)
+{
+    if (c->queued || !c->in_table)
+        return;
+    c->queued = 1;
+    c->ready_next = NULL;
+    if (w->ready_tail)
+        w->ready_tail->ready_next = c;
+    else
+        w->ready_head = c;
+    w->ready_tail = c;
+    w->nready++;
+    w->stats.deferred++;
+}
+
+char *worker_scratch(struct worker *w)
+{
+    if (!w->scratch) {
+        w->scratch = malloc(WORKER_SCRATCH_SIZE);
+        if (w->scratch)
+            w->scratch_size = WORKER_SCRATCH_SIZE;
+    }
+    return w->scratch;
+}
+
+/* ---- accepting ------------------------------------------------------- */
+
+static void refuse(int fd, const char *msg)
+{
+    /* Best effort: the socket is fresh, so its send buffer has room. */
+    (void)io_send(fd, msg, strlen(msg));
+    close(fd);
+}
+
+static void accept_clients(struct worker *w, struct conn *l)
+{
+    for (int budget = WORKER_ACCEPT_BUDGET; budget > 0; budget--) {
+        struct sockaddr_storage peer;
+        socklen_t plen;
+        const char *reason;
+        char addr[64];
+        int fd = io_accept(l->fd, &peer, &plen);
+
+        if (fd == IO_AGAIN) {
+            l->readable = 0;
+            return;
+        }
+        if (fd == -EMFILE || fd == -ENFILE) {
+            /* Out of descriptors: free the spare, take the client off the
+             * queue and tell it, then take the spare back.  Without this
+             * the listener stays readable and the loop spins. */
+            w->stats.refused++;
+            if (w->reserve_fd >= 0) {
+                close(w->reserve_fd);
+                w->reserve_fd = -1;
+                fd = io_accept(l->fd, &peer, &plen);
+                if (fd >= 0) {
+                    log_warn("event=refused worker=%d peer=%s reason=no-free-fd",
+                             w->id, io_addr_str(&peer, addr, sizeof(addr)));
+                    refuse(fd, "421 Server out of resources, try again later.\r\n");
+                }
+                w->reserve_fd = open_reserve();
+                continue;
+            }
+            /* No spare either: leave the rest queued; the listener is
+             * revisited when a session ends (see session close). */
+            l->readable = 0;
+            return;
+        }
+        if (fd < 0) {
+            /* ECONNABORTED and friends concern one client only. */
+            if (fd == -ECONNABORTED || fd == -EPERM || fd == -EPROTO)
+                continue;
+            log_error("event=accept-failed worker=%d error=%s", w->id, strerror(-fd));
+            l->readable = 0;
+            return;
+        }
+        w->stats.accepted++;
+        if (server_admit(w->srv, &peer, &reason) < 0) {
+            w->stats.refused++;
+            log_warn("event=refused worker=%d peer=%s reason=%s", w->id,
+                     io_addr_str(&peer, addr, sizeof(addr)), reason);
+            refuse(fd, strcmp(reason, "max-per-ip") == 0
+                   ? "421 Too many connections from your address.\r\n"
+                   : "421 Too many users, try again later.\r\n");
+            continue;
+        }
+        if (!session_new(w, fd, &peer, plen))
+            server_release(w->srv, &peer);
+    }
+    /* Budget spent with the listener still ready: come back to it after
+     * the others had their turn. */
+    worker_defer(w, l);
+}
+
+/* ---- events, ready list, timeouts ------------------------------------ */
+
+static void dispatch(struct worker *w, struct conn *c)
+{
+    if (c->kind == CONN_LISTEN) {
+        if (!w->stopping)
+            accept_clients(w, c);
+        return;
+    }
+    session_event(c->sess, c);
+}
+
+void worker_event(struct worker *w, struct conn *c, int ev)
+{
+    if (ev & WEV_READ)
+        c->readable = 1;
+    if (ev & WEV_WRITE)
+        c->writable = 1;
+    if (ev & WEV_HUP) {
+        /* Let read/write discover EOF or the error themselves. */
+        c->hup = 1;
+        c->readable = 1;
+        c->writable = 1;
+    }
+    dispatch(w, c);
+}
+
+int worker_run_ready(struct worker *w)
+{
+    /* Run as many as were queued when the pass began: a conn deferred
+     * again goes to the tail and waits for the next pass, so a pass always
+     * ends.  Pop before dispatching: a handler may close (and free) any
+     * conn, and worker_conn_del() takes a closed one off the list. */
+    for (unsigned n = w->nready; n > 0 && w->ready_head; n--) {
+        struct conn *c = w->ready_head;
+        w->ready_head = c->ready_next;
+        if (!w->ready_head)
+            w->ready_tail = NULL;
+        c->ready_next = NULL;
+        c->queued = 0;
+        w->nready--;
+        dispatch(w, c);
+    }
+    return w->ready_head != NULL;
+}
+
+double worker_expire(struct worker *w)
+{
+    struct tmo_node *n;
+    while ((n = tmo_expired(&w->tmo, w->now)) != NULL)
+        session_timeout(session_from_tmo(n));
+    if (w->stopping && w->drain_deadline > 0 && w->now >= w->drain_deadline) {
+        if (w->nsessions)
+            log_warn("event=drain-timeout worker=%d sessions=%u", w->id, w->nsessions);
+        while (w->sessions)
+            session_drain(w->sessions, 1);
+    }
+    double next = tmo_next(&w->tmo);
+    if (w->stopping && w->drain_deadline > 0 && (next < 0 || w->drain_deadline < next))
+        next = w->drain_deadline;
+    return next;
+}
+
+void worker_session_link(struct worker *w, struct session *s)
+{
+    session_set_prev(s, NULL);
+    session_set_next(s, w->sessions);
+    if (w->sessions)
+        session_set_prev(w->sessions, s);
+    w->sessions = s;
+    w->nsessions++;
+}
+
+void worker_session_unlink(struct worker *w, struct session *s)
+{
+    struct session *p = session_prev(s), *n = session_next(s);
+    if (p)
+        session_set_next(p, n);
+    else
+        w->sessions = n;
+    if (n)
+        session_set_prev(n, p);
+    session_set_prev(s, NULL);
+    session_set_next(s, NULL);
+    w->nsessions--;
+    /* A descriptor came free: if the EMFILE spare was spent, take it back
+     * and revisit the listeners, whose queued clients the kernel will not
+     * report again under edge triggering. */
+    if (w->reserve_fd < 0 && w->nlisteners && !w->stopping) {
+        w->reserve_fd = open_reserve();
+        for (int i = 0; w->reserve_fd >= 0 && i < w->nlisteners; i++) {
+            if (w->listeners[i].in_table) {
+                w->listeners[i].readable = 1;
+                worker_defer(w, &w->listeners[i]);
+            }
+        }
+    }
+}
