@@ -28,7 +28,7 @@ as_root() {
 }
 
 BUILD_PKGS="build-essential meson ninja-build pkg-config libev-dev check libjemalloc-dev libedit-dev libcrypt-dev libinih-dev"
-TEST_PKGS="clang llvm libclang-rt-14-dev curl lftp wget python3 python3-pytest procps iproute2 valgrind vsftpd systemd"
+TEST_PKGS="prometheus python3-prometheus-client clang llvm libclang-rt-14-dev curl lftp wget python3 python3-pytest procps iproute2 valgrind vsftpd systemd"
 
 deps() {
     [ "${FERRY_SKIP_DEPS:-0}" = 1 ] && return 0
