@@ -27,6 +27,7 @@ struct ferry_config {
     const char *model;                /* driver name, "libev" */
     int         workers;              /* event-loop workers; 0 = one per CPU */
     int         create_root;          /* create root when missing (default) */
+    int         synthetic;            /* --synthetic: /synthetic/ and /discard/ */
 };
 
 void config_defaults(struct ferry_config *c);

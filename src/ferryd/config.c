@@ -50,6 +50,10 @@ void config_usage(void)
 "  -m, --model NAME          concurrency model: %s (default libev)\n"
 "      --workers N           event-loop workers, each with its own listener\n"
 "                            (default 1; 0 = one per CPU)\n"
+"      --synthetic           load-testing folders: /synthetic/SIZE files (e.g.\n"
+"                            /synthetic/4K, /synthetic/10G) made of a known\n"
+"                            pattern, and /discard/ which takes uploads and\n"
+"                            throws them away (see docs/benchmarks.md)\n"
 "      --log-level L         debug, info, warn or error (default info)\n"
 "  -h, --help                show this help\n"
 "  -V, --version             show the version\n"
@@ -62,7 +66,7 @@ void config_usage(void)
 enum {
     OPT_PASV_PORTS = 256, OPT_PASV_ADDRESS, OPT_MAX_CLIENTS,
     OPT_MAX_PER_IP, OPT_LOGIN_TMO, OPT_IDLE_TMO, OPT_DATA_TMO, OPT_STALL_TMO,
-    OPT_DRAIN_TMO, OPT_WORKERS, OPT_LOG_LEVEL,
+    OPT_DRAIN_TMO, OPT_WORKERS, OPT_LOG_LEVEL, OPT_SYNTHETIC,
 };
 
 static const struct option long_opts[] = {
@@ -81,6 +85,7 @@ static const struct option long_opts[] = {
     { "model",         required_argument, NULL, 'm' },
     { "workers",       required_argument, NULL, OPT_WORKERS },
     { "log-level",     required_argument, NULL, OPT_LOG_LEVEL },
+    { "synthetic",     no_argument,       NULL, OPT_SYNTHETIC },
     { "help",          no_argument,       NULL, 'h' },
     { "version",       no_argument,       NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -166,6 +171,7 @@ int config_parse_args(struct ferry_config *c, int argc, char **argv,
             if (parse_uint(optarg, 1024, &u) < 0) goto bad;
             c->workers = (int)u;
             break;
+        case OPT_SYNTHETIC: c->synthetic = 1; break;
         case OPT_LOG_LEVEL:
             if ((c->log_level = log_level_parse(optarg)) < 0) goto bad;
             break;

@@ -8,6 +8,7 @@
 #include "ferry/config.h"
 #include "ferry/driver.h"
 #include "ferry/log.h"
+#include "ferry/synthetic.h"
 #include "ferry/vfs.h"
 #include "ferry/worker.h"
 
@@ -52,7 +53,13 @@ int main(int argc, char **argv)
     r = vfs_clean_temps(&srv.vfs);
     if (r > 0)
         log_info("event=cleaned-temporaries count=%d", r);
+    if (cfg.synthetic && (r = synthetic_init()) < 0) {
+        log_error("event=synthetic-failed error=\"%s\"", strerror(-r));
+        server_fini(&srv);
+        return 1;
+    }
     r = driver_run_model(&srv);
+    synthetic_fini();
     server_fini(&srv);
     return r;
 }

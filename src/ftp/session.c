@@ -29,6 +29,7 @@
 #include "ferry/listing.h"
 #include "ferry/log.h"
 #include "ferry/reply.h"
+#include "ferry/synthetic.h"
 #include "ferry/vfs.h"
 #include "ferry/worker.h"
 
@@ -58,6 +59,8 @@ struct xfer {
     int       list_more;     /* LIST: listing not finished */
     int       has_listing;
     int       has_upload;
+    int       synthetic;     /* RETR from the shared pattern memfd */
+    int       discard;       /* STOR into /discard/: read and drop */
     double    started;
     struct listing    lst;
     struct vfs_upload up;
@@ -512,7 +515,9 @@ static int xbuf_fill(struct session *s)
     size_t want = XBUF_FILL / 2;
     if ((off_t)want > x->end - x->off)
         want = (size_t)(x->end - x->off);
-    ssize_t n = pread(x->fd, tmp, want, x->off);
+    ssize_t n = x->synthetic
+        ? pread(synthetic_fd(), tmp, want, synthetic_offset((unsigned long long)x->off))
+        : pread(x->fd, tmp, want, x->off);
     if (n < 0)
         return -errno;
     if (n == 0)
@@ -537,7 +542,19 @@ static int xfer_send(struct session *s)
             size_t chunk = (size_t)(x->end - x->off);
             if (chunk > budget)
                 chunk = budget;
-            ssize_t n = io_sendfile(s->data.fd, x->fd, &x->off, chunk);
+            ssize_t n;
+            if (x->synthetic) {
+                /* From the shared pattern: the chunk starts at off % period
+                 * and the memfd holds one chunk past the period. */
+                off_t foff = synthetic_offset((unsigned long long)x->off);
+                if (chunk > SYNTHETIC_CHUNK)
+                    chunk = SYNTHETIC_CHUNK;
+                n = io_sendfile(s->data.fd, synthetic_fd(), &foff, chunk);
+                if (n > 0)
+                    x->off += n;
+            } else {
+                n = io_sendfile(s->data.fd, x->fd, &x->off, chunk);
+            }
             if (n == IO_AGAIN) {
                 s->data.writable = 0;
                 break;
@@ -654,7 +671,7 @@ static int xfer_recv(struct session *s)
             return 0;
         }
         if (n == 0) {
-            if (x->ascii && x->cr_pending) {
+            if (x->ascii && x->cr_pending && !x->discard) {
                 x->cr_pending = 0;
                 if (io_write_all(x->up.fd, "\r", 1) < 0) {
                     xfer_fail(s, 452, "Insufficient storage space.");
@@ -669,6 +686,13 @@ static int xfer_recv(struct session *s)
             return 0;
         }
         size_t len = (size_t)n;
+        if (x->discard) {
+            x->bytes += len;
+            s->bytes_in += len;
+            budget -= len < budget ? len : budget;
+            timer_update(s);
+            continue;
+        }
         if (x->ascii)
             len = ascii_decode(x, tmp, len, tmp + WORKER_SCRATCH_SIZE / 2);
         int r = io_write_all(x->up.fd, x->ascii ? tmp + WORKER_SCRATCH_SIZE / 2 : tmp, len);
@@ -728,6 +752,38 @@ static int resolve(struct session *s, const char *arg, char *out, size_t outlen)
         else
             REPLY(s, 550, "Permission denied.");
         return -1;
+    }
+    return 0;
+}
+
+/* --synthetic: what a virtual path is in the load-testing folders. */
+static int syn_kind(struct session *s, const char *path, unsigned long long *size, int *bad)
+{
+    *bad = 0;
+    if (!s->w->srv->cfg->synthetic)
+        return SYN_NONE;
+    return synthetic_classify(path, size, bad);
+}
+
+/* A stat for a synthetic entry, for listings and MLST. */
+static void syn_stat(struct stat *st, int dir, unsigned long long size)
+{
+    memset(st, 0, sizeof(*st));
+    st->st_mode = dir ? (S_IFDIR | 0555) : (S_IFREG | 0444);
+    st->st_nlink = 1;
+    st->st_size = (off_t)size;
+    st->st_mtime = 946684800;   /* 2000-01-01: constant, like the content */
+    st->st_ino = size + 1;
+}
+
+/* The synthetic and discard folders cannot be changed by name. */
+static int syn_refuse(struct session *s, const char *path)
+{
+    unsigned long long size;
+    int bad;
+    if (syn_kind(s, path, &size, &bad) != SYN_NONE || bad) {
+        REPLY(s, 550, "Permission denied.");
+        return 1;
     }
     return 0;
 }
@@ -897,10 +953,18 @@ static void cmd_cwd(struct session *s, const char *arg)
     struct stat st;
     int r;
 
+    unsigned long long size;
+    int bad, kind;
+
     if (resolve(s, arg, path, sizeof(path)) < 0)
         return;
-    r = vfs_stat(&s->w->srv->vfs, path, &st);
-    if (r < 0) {
+    kind = syn_kind(s, path, &size, &bad);
+    if (kind == SYN_DIR || kind == SYN_DISCARD_DIR) {
+        st.st_mode = S_IFDIR;
+    } else if (kind != SYN_NONE || bad) {
+        REPLY(s, 550, kind == SYN_NONE ? "No such file or directory." : "Not a directory.");
+        return;
+    } else if ((r = vfs_stat(&s->w->srv->vfs, path, &st)) < 0) {
         reply_errno(s, -r, 0);
         return;
     }
@@ -1011,9 +1075,30 @@ static void cmd_retr(struct session *s, const char *arg)
     unsigned long long rest = s->rest;
     int fd;
 
+    unsigned long long size;
+    int bad, kind;
+
     s->rest = 0;
     if (resolve(s, arg, path, sizeof(path)) < 0)
         return;
+    kind = syn_kind(s, path, &size, &bad);
+    if (kind == SYN_FILE) {
+        if (rest > size) {
+            REPLY(s, 554, "Restart offset beyond the end of the file.");
+            return;
+        }
+        if (xfer_prepare(s, X_RETR, path) < 0)
+            return;
+        s->x->synthetic = 1;
+        s->x->off = (off_t)rest;
+        s->x->end = (off_t)size;
+        xfer_go(s);
+        return;
+    }
+    if (kind != SYN_NONE || bad) {
+        REPLY(s, 550, bad ? "No such file or directory." : "Permission denied.");
+        return;
+    }
     fd = vfs_open_file(&s->w->srv->vfs, path, &st);
     if (fd < 0) {
         reply_errno(s, -fd, 0);
@@ -1034,6 +1119,48 @@ static void cmd_retr(struct session *s, const char *arg)
     xfer_go(s);
 }
 
+/* Listings of the synthetic folders: a few example sizes (any size can be
+ * asked for by name), the one file asked for, and an empty /discard/. */
+static void list_synthetic(struct session *s, const char *path, int fmt, int kind,
+                           unsigned long long size, int bad)
+{
+    static const char *const examples[] = { "4K", "64K", "1M", "16M", "1G", "10G" };
+    char line[512];
+    struct stat st;
+    int n;
+
+    if (bad || kind == SYN_DISCARD_FILE) {
+        REPLY(s, 550, "No such file or directory.");
+        return;
+    }
+    if (xfer_prepare(s, X_LIST, path) < 0)
+        return;
+    for (size_t i = 0; kind == SYN_DIR && i < sizeof(examples) / sizeof(examples[0]); i++) {
+        unsigned long long sz;
+        (void)synthetic_parse_size(examples[i], &sz);
+        syn_stat(&st, 0, sz);
+        n = fmt == LISTING_MLSD ? listing_format_mlsx(line, sizeof(line), examples[i], &st, "file", 0)
+          : fmt == LISTING_NLST ? snprintf(line, sizeof(line), "%s\r\n", examples[i])
+          : listing_format_ls(line, sizeof(line), examples[i], &st, s->w->now > 0 ? time(NULL) : 0);
+        if (n > 0 && buf_append(&s->xbuf, line, (size_t)n) < 0)
+            closing(s);
+    }
+    if (kind == SYN_FILE) {
+        syn_stat(&st, 0, size);
+        n = fmt == LISTING_MLSD ? -1
+          : fmt == LISTING_NLST ? snprintf(line, sizeof(line), "%s\r\n", vfs_basename(path))
+          : listing_format_ls(line, sizeof(line), vfs_basename(path), &st, time(NULL));
+        if (fmt == LISTING_MLSD) {
+            xfer_free(s);
+            REPLY(s, 501, "Not a directory.");
+            return;
+        }
+        if (n > 0 && buf_append(&s->xbuf, line, (size_t)n) < 0)
+            closing(s);
+    }
+    xfer_go(s);
+}
+
 static void list_common(struct session *s, const char *arg, int fmt)
 {
     char path[VFS_PATH_MAX];
@@ -1047,6 +1174,12 @@ static void list_common(struct session *s, const char *arg, int fmt)
         return;
     if (s->data.fd < 0 && s->pasv.fd < 0) {
         REPLY(s, 425, "Use PASV or EPSV first.");
+        return;
+    }
+    unsigned long long size;
+    int bad, kind = syn_kind(s, path, &size, &bad);
+    if (kind != SYN_NONE || bad) {
+        list_synthetic(s, path, fmt, kind, size, bad);
         return;
     }
     if (xfer_prepare(s, X_LIST, path) < 0)
@@ -1069,6 +1202,20 @@ static void cmd_list(struct session *s, const char *arg) { list_common(s, arg, L
 static void cmd_nlst(struct session *s, const char *arg) { list_common(s, arg, LISTING_NLST); }
 static void cmd_mlsd(struct session *s, const char *arg) { list_common(s, arg, LISTING_MLSD); }
 
+/* stat a virtual path, synthetic folders included. */
+static int stat_path(struct session *s, const char *path, struct stat *st)
+{
+    unsigned long long size = 0;
+    int bad, kind = syn_kind(s, path, &size, &bad);
+    if (bad || kind == SYN_DISCARD_FILE)
+        return -ENOENT;
+    if (kind != SYN_NONE) {
+        syn_stat(st, kind != SYN_FILE, size);
+        return 0;
+    }
+    return vfs_stat(&s->w->srv->vfs, path, st);
+}
+
 static void cmd_mlst(struct session *s, const char *arg)
 {
     char path[VFS_PATH_MAX], line[VFS_PATH_MAX + 256];
@@ -1077,8 +1224,7 @@ static void cmd_mlst(struct session *s, const char *arg)
 
     if (resolve(s, arg, path, sizeof(path)) < 0)
         return;
-    r = vfs_stat(&s->w->srv->vfs, path, &st);
-    if (r < 0) {
+    if ((r = stat_path(s, path, &st)) < 0) {
         reply_errno(s, -r, 0);
         return;
     }
@@ -1102,8 +1248,7 @@ static void cmd_size(struct session *s, const char *arg)
     int r;
     if (resolve(s, arg, path, sizeof(path)) < 0)
         return;
-    r = vfs_stat(&s->w->srv->vfs, path, &st);
-    if (r < 0) {
+    if ((r = stat_path(s, path, &st)) < 0) {
         reply_errno(s, -r, 0);
         return;
     }
@@ -1122,8 +1267,7 @@ static void cmd_mdtm(struct session *s, const char *arg)
     int r;
     if (resolve(s, arg, path, sizeof(path)) < 0)
         return;
-    r = vfs_stat(&s->w->srv->vfs, path, &st);
-    if (r < 0) {
+    if ((r = stat_path(s, path, &st)) < 0) {
         reply_errno(s, -r, 0);
         return;
     }
@@ -1154,6 +1298,23 @@ static void store_common(struct session *s, const char *arg, int append)
         mode = VFS_UP_APPEND;
     else if (rest > 0)
         mode = VFS_UP_RESUME;
+    unsigned long long size;
+    int bad, kind = syn_kind(s, path, &size, &bad);
+    if (kind == SYN_DISCARD_FILE) {
+        if (xfer_prepare(s, X_STOR, path) < 0)
+            return;
+        s->x->discard = 1;
+        xfer_go(s);
+        return;
+    }
+    if (kind != SYN_NONE || bad) {
+        REPLY(s, 550, "Permission denied.");
+        return;
+    }
+    if (!s->w->srv->cfg->write) {
+        REPLY(s, 550, "Permission denied: the server is read-only.");
+        return;
+    }
     if (xfer_prepare(s, X_STOR, path) < 0)
         return;
     r = vfs_upload_begin(&s->w->srv->vfs, path, mode, rest, &s->x->up);
@@ -1172,7 +1333,7 @@ static void cmd_appe(struct session *s, const char *arg) { store_common(s, arg, 
 static void cmd_dele(struct session *s, const char *arg)
 {
     char path[VFS_PATH_MAX];
-    if (resolve(s, arg, path, sizeof(path)) < 0)
+    if (resolve(s, arg, path, sizeof(path)) < 0 || syn_refuse(s, path))
         return;
     int r = vfs_unlink(&s->w->srv->vfs, path);
     if (r < 0)
@@ -1184,7 +1345,7 @@ static void cmd_dele(struct session *s, const char *arg)
 static void cmd_mkd(struct session *s, const char *arg)
 {
     char path[VFS_PATH_MAX], q[VFS_PATH_MAX * 2];
-    if (resolve(s, arg, path, sizeof(path)) < 0)
+    if (resolve(s, arg, path, sizeof(path)) < 0 || syn_refuse(s, path))
         return;
     int r = vfs_mkdir(&s->w->srv->vfs, path, 0755);
     if (r < 0)
@@ -1196,7 +1357,7 @@ static void cmd_mkd(struct session *s, const char *arg)
 static void cmd_rmd(struct session *s, const char *arg)
 {
     char path[VFS_PATH_MAX];
-    if (resolve(s, arg, path, sizeof(path)) < 0)
+    if (resolve(s, arg, path, sizeof(path)) < 0 || syn_refuse(s, path))
         return;
     int r = vfs_rmdir(&s->w->srv->vfs, path);
     if (r < 0)
@@ -1211,7 +1372,7 @@ static void cmd_rnfr(struct session *s, const char *arg)
     struct stat st;
     free(s->rnfr);
     s->rnfr = NULL;
-    if (resolve(s, arg, path, sizeof(path)) < 0)
+    if (resolve(s, arg, path, sizeof(path)) < 0 || syn_refuse(s, path))
         return;
     int r = vfs_stat(&s->w->srv->vfs, path, &st);
     if (r < 0) {
@@ -1234,7 +1395,7 @@ static void cmd_rnto(struct session *s, const char *arg)
         REPLY(s, 503, "RNFR required first.");
         return;
     }
-    if (resolve(s, arg, path, sizeof(path)) == 0) {
+    if (resolve(s, arg, path, sizeof(path)) == 0 && !syn_refuse(s, path)) {
         int r = vfs_rename(&s->w->srv->vfs, from, path);
         if (r < 0)
             reply_errno(s, -r, 1);
@@ -1364,8 +1525,10 @@ static const struct cmd commands[] = {
     { "RETR", cmd_retr, C_LOGIN | C_ARG, NULL },
     { "ABOR", cmd_abor, C_XFER, NULL },
     { "ALLO", cmd_allo, C_LOGIN, NULL },
-    { "STOR", cmd_stor, C_LOGIN | C_WRITE | C_ARG, NULL },
-    { "APPE", cmd_appe, C_LOGIN | C_WRITE | C_ARG, NULL },
+    /* STOR/APPE check --write themselves: /discard/ takes uploads on a
+     * read-only server. */
+    { "STOR", cmd_stor, C_LOGIN | C_ARG, NULL },
+    { "APPE", cmd_appe, C_LOGIN | C_ARG, NULL },
     { "DELE", cmd_dele, C_LOGIN | C_WRITE | C_ARG, NULL },
     { "MKD",  cmd_mkd,  C_LOGIN | C_WRITE | C_ARG, NULL },
     { "XMKD", cmd_mkd,  C_LOGIN | C_WRITE | C_ARG, NULL },
