@@ -48,6 +48,8 @@ struct listing {
     int    writable;
     time_t now;
     int    single;      /* one entry, in st/name below, not yet emitted */
+    const struct vfs *vfs;  /* the root, to resolve symlinks beneath it */
+    char  *vdir;        /* virtual path of the listed folder (malloc'd) */
     struct stat st;
     char   name[NAME_MAX + 1];
 };

@@ -8,8 +8,9 @@
  *
  * Symlinks.  An entry that is a symlink is shown as what it points to
  * (type and size of the target), provided the target resolves beneath the
- * listed folder itself (vfs_openat() with that folder as the root, so the
- * same kernel checks apply).  Dangling links, links that leave the folder
+ * root: the link is opened by its virtual path through vfs_openat(), with
+ * the same kernel checks as a RETR of it, so a listing shows exactly the
+ * links a client can follow.  Dangling links, links that leave the root
  * and links to anything but files and folders in MLSD are skipped: a
  * listing never shows anything of what lies outside.
  *
@@ -24,6 +25,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -188,14 +190,21 @@ int listing_open(struct listing *l, const struct vfs *v, const char *vpath,
         return r;
 
     if (S_ISDIR(st.st_mode)) {
+        l->vfs = v;
+        l->vdir = strdup(vpath);
+        if (l->vdir == NULL)
+            return -ENOMEM;
         fd = vfs_open_dir(v, vpath);
-        if (fd < 0)
+        if (fd < 0) {
+            listing_close(l);
             return fd;
+        }
         if (fmt == LISTING_MLSD) {
             /* The customary first MLSD line: the folder itself. */
             if (fstat(fd, &l->st) < 0) {
                 r = -errno;
                 close(fd);
+                listing_close(l);
                 return r;
             }
             strcpy(l->name, ".");
@@ -205,7 +214,7 @@ int listing_open(struct listing *l, const struct vfs *v, const char *vpath,
         if (l->dir == NULL) {
             r = -errno;
             close(fd);
-            l->single = 0;
+            listing_close(l);
             return r;
         }
         return 0;
@@ -283,10 +292,13 @@ static int entry_stat(struct listing *l, const struct dirent *de,
     if (fstatat(dirfd(l->dir), name, st, AT_SYMLINK_NOFOLLOW) < 0)
         return 0;    /* removed since readdir saw it */
     if (S_ISLNK(st->st_mode)) {
-        /* Resolve beneath the listed folder with the kernel's checks. */
-        const struct vfs here = { .rootfd = dirfd(l->dir), .has_openat2 = 1 };
-
-        fd = vfs_openat(&here, name, O_PATH, 0);
+        /* Resolve beneath the root with the kernel's checks. */
+        char path[VFS_PATH_MAX];
+        int n = snprintf(path, sizeof path, "%s/%s",
+                         strcmp(l->vdir, "/") == 0 ? "" : l->vdir, name);
+        if (n < 0 || (size_t)n >= sizeof path)
+            return 0;
+        fd = vfs_openat(l->vfs, path, O_PATH, 0);
         if (fd < 0)
             return 0;
         r = fstat(fd, st);
@@ -340,4 +352,6 @@ void listing_close(struct listing *l)
         closedir(l->dir);
     l->dir = NULL;
     l->single = 0;
+    free(l->vdir);
+    l->vdir = NULL;
 }

@@ -300,7 +300,8 @@ static void stat_in(const char *rel, struct stat *st)
 
 /*   a.txt        "abc", 0644, NOW - 3600
  *   .hidden      "h"
- *   sub/         folder, sub/inner, sub/esc -> ../../.. (leaves the root)
+ *   sub/         folder, sub/inner, sub/esc -> ../../.. (leaves the root),
+ *                sub/back -> ../a.txt (climbs out of sub, stays in the root)
  *   cr\rname, lf\nname     unframeable names
  *   .ferry-part.x          an upload temporary
  *   link_in -> a.txt, link_dir -> sub
@@ -317,6 +318,7 @@ static void setup(void)
     mkdir_in("sub");
     put("sub/inner", "inner", NOW - 3600);
     link_in("../../..", "sub/esc");
+    link_in("../a.txt", "sub/back");
     put("cr\rname", "x", NOW);
     put("lf\nname", "x", NOW);
     put(VFS_TMP_PREFIX "x", "x", NOW);
@@ -426,7 +428,7 @@ START_TEST(test_nlst)
     static const char *const want_all[] = {
         ".hidden", "a.txt", "fifo", "link_dir", "link_in", "sub",
     };
-    static const char *const want_sub[] = { "inner" };
+    static const char *const want_sub[] = { "back", "inner" };
     struct lines out;
 
     set_mode(_i);
@@ -437,7 +439,7 @@ START_TEST(test_nlst)
     assert_lines(&out, want_all, 6);
     free(out.text);
     run("/link_dir", LISTING_NLST, 0, 0, 4096, &out);
-    assert_lines(&out, want_sub, 1);
+    assert_lines(&out, want_sub, 2);
     free(out.text);
     run("/a.txt", LISTING_NLST, 0, 0, 4096, &out);
     assert_lines(&out, want, 1);
@@ -494,10 +496,12 @@ START_TEST(test_list)
     ck_assert_int_eq(out.n, 1);
     free(out.text);
 
-    /* A sub folder: its link out of the root is not shown. */
+    /* A sub folder: its link out of the root is not shown; its link out
+     * of the folder but into the root is, as the file it points to. */
     run("/sub", LISTING_LS, 1, 0, 4096, &out);
-    ck_assert_int_eq(out.n, 1);
+    ck_assert_int_eq(out.n, 2);
     ck_assert_ptr_nonnull(find(&out, "inner"));
+    ck_assert_ptr_nonnull(strstr(find(&out, "back"), " 3 Nov 27 08:14 back"));
     free(out.text);
 }
 END_TEST
