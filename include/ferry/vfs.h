@@ -98,6 +98,9 @@ struct vfs_upload {
     char   tmpname[NAME_MAX + 1];/* hidden name, when not anonymous */
 };
 
+/* An idle upload: abort and commit of it do nothing. */
+#define VFS_UPLOAD_INIT { -1, -1, 0, 0, "", "" }
+
 int vfs_upload_begin(const struct vfs *v, const char *vpath,
                      enum vfs_upload_mode mode, unsigned long long offset,
                      struct vfs_upload *u);
@@ -105,6 +108,10 @@ int vfs_upload_begin(const struct vfs *v, const char *vpath,
 int vfs_upload_commit(struct vfs_upload *u);
 /* Throw the upload away (nothing of it stays on disk unless in place). */
 void vfs_upload_abort(struct vfs_upload *u);
+
+/* Test switch: non-zero forces the hidden-name upload path that file
+ * systems without O_TMPFILE take.  Never set outside tests. */
+extern int vfs_test_no_tmpfile;
 
 /* Remove VFS_TMP_PREFIX leftovers of a crash, walking the whole root.
  * Returns the number removed or -errno. */

@@ -65,7 +65,6 @@
 /* Nonzero makes uploads use hidden names as on file systems without
  * O_TMPFILE, so that path can be tested on any file system.  Not part of
  * the interface. */
-extern int vfs_test_no_tmpfile;
 int vfs_test_no_tmpfile;
 
 static int sys_openat2(int dirfd, const char *path, int flags, mode_t mode,

@@ -28,7 +28,6 @@
 #include "ferry/vfs.h"
 
 /* vfs.c's switch for the hidden-name upload path. */
-extern int vfs_test_no_tmpfile;
 
 static char base[64];       /* per run; the parent of every root */
 static char root[96];
