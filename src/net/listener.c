@@ -114,34 +114,57 @@ static unsigned get_port(const struct sockaddr_storage *ss)
     return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
 }
 
+/* The kernel's ephemeral range, read once; the default if unreadable. */
+static void ephemeral_range(unsigned *lo, unsigned *hi)
+{
+    static unsigned cached_lo, cached_hi;
+    if (!cached_lo) {
+        unsigned a = 32768, b = 60999;
+        FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+        if (f) {
+            if (fscanf(f, "%u %u", &a, &b) != 2 || a < 1024 || b < a || b > 65535) {
+                a = 32768;
+                b = 60999;
+            }
+            fclose(f);
+        }
+        cached_hi = b;
+        cached_lo = a;   /* benign race: every thread computes the same */
+    }
+    *lo = cached_lo;
+    *hi = cached_hi;
+}
+
+static unsigned random_u32(void)
+{
+    unsigned r;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+        r = (unsigned)rand();
+    return r;
+}
+
 int listener_open_passive(const struct sockaddr_storage *local,
                           unsigned lo, unsigned hi, unsigned *port)
 {
     struct sockaddr_storage ss = *local;
     socklen_t len = ss.ss_family == AF_INET ? sizeof(struct sockaddr_in)
                                             : sizeof(struct sockaddr_in6);
-    int fd;
+    int fd, given = lo != 0 && hi >= lo;
+    unsigned span, start;
 
-    if (lo == 0 || hi < lo) {
-        set_port(&ss, 0);
-        fd = listener_open(&ss, len, 1, 0);
-        if (fd < 0)
-            return fd;
-        if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
-            int e = errno;
-            close(fd);
-            return -e;
-        }
-        *port = get_port(&ss);
-        return fd;
-    }
-    /* Start at a random port of the range so that concurrent sessions do
-     * not all race for the first free one, then walk it once. */
-    unsigned span = hi - lo + 1, start = 0;
-    if (getrandom(&start, sizeof(start), GRND_NONBLOCK) != (ssize_t)sizeof(start))
-        start = (unsigned)getpid();
-    for (unsigned i = 0; i < span; i++) {
-        unsigned p = lo + (start + i) % span;
+    /* Pick the port ourselves rather than bind to port 0: every finished
+     * download leaves its data port in TIME_WAIT on our side (the server
+     * closes first, that is how the client learns the file ended), and the
+     * kernel's search for a free port 0 then walks those by the thousand
+     * -- milliseconds per bind under load.  A random port with
+     * SO_REUSEADDR may be bound over TIME_WAIT, so a few tries find one;
+     * vsftpd does the same. */
+    if (!given)
+        ephemeral_range(&lo, &hi);
+    span = hi - lo + 1;
+    start = random_u32();
+    for (unsigned i = 0; i < (given ? span : 64u); i++) {
+        unsigned p = lo + (given ? start + i : random_u32()) % span;
         set_port(&ss, p);
         fd = listener_open(&ss, len, 1, 0);
         if (fd >= 0) {
@@ -151,5 +174,18 @@ int listener_open_passive(const struct sockaddr_storage *local,
         if (fd != -EADDRINUSE && fd != -EACCES)
             return fd;
     }
-    return -EADDRINUSE;
+    if (given)
+        return -EADDRINUSE;
+    /* A crowded range: let the kernel search. */
+    set_port(&ss, 0);
+    fd = listener_open(&ss, len, 1, 0);
+    if (fd < 0)
+        return fd;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    *port = get_port(&ss);
+    return fd;
 }
