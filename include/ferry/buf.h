@@ -24,7 +24,8 @@ struct buf {
 
 /* Unread bytes. */
 static inline size_t buf_used(const struct buf *b) { return b->len - b->rpos; }
-static inline char *buf_rptr(const struct buf *b) { return b->data + b->rpos; }
+/* Call only when buf_used() > 0 (an empty buffer may own no memory). */
+static inline char *buf_rptr(const struct buf *b) { return b->data != NULL ? b->data + b->rpos : NULL; }
 
 /* Make room for at least n more bytes after len; returns a pointer to the
  * free space, or NULL (ENOMEM) without changing the buffer.  Never grows the
@@ -37,7 +38,8 @@ int buf_append(struct buf *b, const void *p, size_t n);
 /* Append formatted text; 0 or -1 (ENOMEM, or EINVAL on a format error). */
 int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Mark n unread bytes consumed (n <= buf_used). */
 void buf_consume(struct buf *b, size_t n);
 /* Drop all data; memory is kept. */

@@ -35,8 +35,10 @@ enum cmdparse_status {
 struct cmdline {
     char   verb[CMD_VERB_MAX + 1]; /* upper-cased, NUL-terminated */
     char  *arg;      /* argument, NUL-terminated in the caller's buffer,
-                        or NULL when absent; leading single space removed,
-                        trailing spaces kept (file names may end in one) */
+                        or NULL when absent; leading spaces removed,
+                        trailing spaces kept (file names may end in one).
+                        "VERB " alone gives "" (arglen 0), not NULL, so
+                        "PASS " is an empty password */
     size_t arglen;
 };
 
@@ -47,9 +49,11 @@ struct cmdline {
  *   CMDP_NEED    0 (keep everything, read more) -- unless len already
  *                reached CMD_LINE_MAX, in which case CMDP_TOOLONG is
  *                returned instead;
- *   CMDP_TOOLONG the bytes seen so far: the caller answers 500 once and
- *                enters "discard until end of line" mode, see
- *                cmdparse_skip_line().
+ *   CMDP_TOOLONG every byte before the line end (all of len when there
+ *                is none yet), never the LF itself: the caller answers 500
+ *                once and enters "discard until end of line" mode, see
+ *                cmdparse_skip_line(), so a command pipelined after the
+ *                long line is kept.
  */
 int cmdparse_line(char *buf, size_t len, struct cmdline *out, size_t *consumed);
 

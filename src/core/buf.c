@@ -18,12 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The header declares buf_vprintf without a format attribute; repeating the
- * declaration with it lets the compiler check the forwarding below and keeps
- * -Wformat-nonliteral quiet for the vsnprintf calls. */
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
-
 #define BUF_MIN_CAP 256
 
 /* Move the unread bytes to the front so that the free space is one block. */

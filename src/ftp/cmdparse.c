@@ -132,9 +132,9 @@ int cmdparse_line(char *buf, size_t len, struct cmdline *out, size_t *consumed)
         out->arglen = 0;
         return CMDP_OK;
     }
-    /* One space separates verb and argument; clients that send more get
-     * them all skipped, as vsftpd does.  Trailing spaces are part of the
-     * argument (a file name may end in one).  "VERB " alone gives an empty
+    /* One space separates verb and argument; a client that sends more
+     * gets them all skipped.  Trailing spaces are part of the argument (a
+     * file name may end in one).  "VERB " alone gives an empty
      * argument, which is not the same as none ("PASS " is an empty
      * password). */
     for (a = v; a < n && buf[a] == ' '; a++)

@@ -78,28 +78,31 @@ static const char *gstr(const char *s)
 }
 
 /* ---- a session-shaped driver ------------------------------------------ *
- * Reads into a buffer bounded at CMD_LINE_MAX, parses every whole line,
- * discards over-long ones with cmdparse_skip_line(), exactly the loop a
- * session runs.  Each event is written to a log: "VERB" or "VERB arg" for
+ * Reads into a bounded buffer, parses every whole line, discards over-long
+ * ones with cmdparse_skip_line(), exactly the loop a session runs.  The
+ * bound is CMD_LINE_MAX, the least that works, or twice that, which leaves
+ * a long line's end and the commands after it in the buffer together.  Each event is written to a log: "VERB" or "VERB arg" for
  * a command (non-printable bytes as \xHH, "VERB=" for an empty argument),
  * "!BAD", "!LONG"; entries end in "|". */
 
 struct sim {
     struct buf     in;
+    size_t         bound;
     int            skipping;
     struct guarded g;
     char           log[32768];
     size_t         loglen;
 };
 
-static void sim_init(struct sim *s)
+static void sim_init(struct sim *s, size_t bound)
 {
     /* One guarded mapping serves every run of a test process. */
     static struct guarded g;
 
     if (g.base == NULL)
-        guard_init(&g, CMD_LINE_MAX);
+        guard_init(&g, 2 * CMD_LINE_MAX);
     memset(s, 0, sizeof(*s));
+    s->bound = bound;
     s->g = g;
 }
 
@@ -203,10 +206,10 @@ static void sim_input(struct sim *s, const char *p, size_t n)
     char *dst;
 
     while (n > 0) {
-        room = CMD_LINE_MAX - buf_used(&s->in);
+        room = s->bound - buf_used(&s->in);
         REQUIRE(room > 0);
         k = n < room ? n : room;
-        dst = buf_reserve(&s->in, k, CMD_LINE_MAX);
+        dst = buf_reserve(&s->in, k, s->bound);
         REQUIRE(dst != NULL);
         memcpy(dst, p, k);
         buf_commit(&s->in, k);
@@ -218,13 +221,13 @@ static void sim_input(struct sim *s, const char *p, size_t n)
 }
 
 /* Run data through the driver in chunks of `chunk` bytes (0: one read). */
-static void run_chunked(const char *data, size_t n, size_t chunk,
-                        char *log, size_t logsize)
+static void run_chunked(const char *data, size_t n, size_t bound,
+                        size_t chunk, char *log, size_t logsize)
 {
     struct sim s;
     size_t off, k;
 
-    sim_init(&s);
+    sim_init(&s, bound);
     if (chunk == 0)
         chunk = n ? n : 1;
     for (off = 0; off < n; off += k) {
@@ -237,12 +240,12 @@ static void run_chunked(const char *data, size_t n, size_t chunk,
 }
 
 /* Two reads split at `at`. */
-static void run_split(const char *data, size_t n, size_t at,
+static void run_split(const char *data, size_t n, size_t bound, size_t at,
                       char *log, size_t logsize)
 {
     struct sim s;
 
-    sim_init(&s);
+    sim_init(&s, bound);
     sim_input(&s, data, at);
     sim_input(&s, data + at, n - at);
     REQUIRE(s.loglen < logsize);
@@ -250,25 +253,32 @@ static void run_split(const char *data, size_t n, size_t at,
     sim_free(&s);
 }
 
-/* The log must not depend on where reads end: whole, split at every byte,
- * and every chunk size up to `maxchunk`. */
+/* The log must not depend on where reads end nor on the buffer bound:
+ * whole, split at every byte, and every chunk size up to `maxchunk`. */
 static void expect_stream(const char *data, size_t n, const char *expect,
                           size_t maxchunk)
 {
+    static const size_t bounds[] = { CMD_LINE_MAX, 2 * CMD_LINE_MAX };
     static char log[32768];
-    size_t at, chunk;
+    size_t at, chunk, b;
 
-    run_chunked(data, n, 0, log, sizeof(log));
-    ck_assert_str_eq(log, expect);
-    for (at = 0; at <= n; at++) {
-        run_split(data, n, at, log, sizeof(log));
+    for (b = 0; b < 2; b++) {
+        run_chunked(data, n, bounds[b], 0, log, sizeof(log));
         if (strcmp(log, expect) != 0)
-            ck_abort_msg("split at %zu: got \"%s\" want \"%s\"", at, log, expect);
-    }
-    for (chunk = 1; chunk <= maxchunk && chunk <= n; chunk++) {
-        run_chunked(data, n, chunk, log, sizeof(log));
-        if (strcmp(log, expect) != 0)
-            ck_abort_msg("chunk %zu: got \"%s\" want \"%s\"", chunk, log, expect);
+            ck_abort_msg("bound %zu: got \"%s\" want \"%s\"", bounds[b],
+                         log, expect);
+        for (at = 0; at <= n; at++) {
+            run_split(data, n, bounds[b], at, log, sizeof(log));
+            if (strcmp(log, expect) != 0)
+                ck_abort_msg("bound %zu, split at %zu: got \"%s\" want \"%s\"",
+                             bounds[b], at, log, expect);
+        }
+        for (chunk = 1; chunk <= maxchunk && chunk <= n; chunk++) {
+            run_chunked(data, n, bounds[b], chunk, log, sizeof(log));
+            if (strcmp(log, expect) != 0)
+                ck_abort_msg("bound %zu, chunk %zu: got \"%s\" want \"%s\"",
+                             bounds[b], chunk, log, expect);
+        }
     }
 }
 
@@ -541,7 +551,7 @@ START_TEST(test_telnet_ftplib_abor)
     struct sim s;
 
     /* IAC IP IAC in one send, DM as urgent data, then the command. */
-    sim_init(&s);
+    sim_init(&s, 2 * CMD_LINE_MAX);
     sim_input(&s, S("\xff\xf4\xff"));
     ck_assert_str_eq(s.log, "");
     sim_input(&s, S("\xf2"));
@@ -685,7 +695,9 @@ START_TEST(test_toolong_then_good)
         static const size_t chunks[] = { 0, 1, 7, 512, 4095, 4096, 4097, 9001 };
 
         for (chunk = 0; chunk < sizeof(chunks) / sizeof(chunks[0]); chunk++) {
-            run_chunked(l, 20000, chunks[chunk], log, sizeof(log));
+            run_chunked(l, 20000, CMD_LINE_MAX, chunks[chunk], log, sizeof(log));
+            ck_assert_str_eq(log, "!LONG|PWD|!LONG|SYST|!BAD|");
+            run_chunked(l, 20000, 2 * CMD_LINE_MAX, chunks[chunk], log, sizeof(log));
             ck_assert_str_eq(log, "!LONG|PWD|!LONG|SYST|!BAD|");
         }
     }
