@@ -7,6 +7,9 @@
 /* Format into out, then make sure nothing between the code and the final
  * CRLF can end the line early. */
 static int reply_vformat(struct buf *out, const char *prefix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static int reply_vformat(struct buf *out, const char *prefix, const char *fmt, va_list ap)
 {
     size_t start = out->len;
     if (buf_printf(out, "%s", prefix) < 0 || buf_vprintf(out, fmt, ap) < 0) {
