@@ -33,8 +33,9 @@ struct driver_ops {
     void (*interest)(struct worker *w, struct conn *c);
     /* Loop until worker_done(w).  0 or -errno. */
     int  (*run)(struct worker *w);
-    /* Thread-safe: make run() return from its wait and look at the
-     * worker's stop request. */
+    /* Thread-safe and async-signal-safe (the per-client models call it
+     * from a signal handler): make run() return from its wait and look at
+     * the worker's stop request. */
     void (*wake)(struct worker *w);
 };
 

@@ -52,7 +52,7 @@ static inline uint64_t pack(int fd, uint32_t gen)
 
 static void rearm(struct worker *w, struct drv_libev *d)
 {
-    w->now = ev_now(d->loop);
+    w->now = worker_clock();
     double next = worker_expire(w);
     ev_timer_stop(d->loop, &d->timer);
     if (next >= 0) {
@@ -76,7 +76,7 @@ static void epoll_cb(struct ev_loop *loop, ev_io *io, int revents)
     (void)io;
     (void)revents;
 
-    w->now = ev_now(loop);
+    w->now = worker_clock();
     /* Drain the set: a full batch means more may be waiting. */
     do {
         n = epoll_wait(d->epfd, d->events, EVENTS_PER_WAIT, 0);
@@ -121,7 +121,7 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
     (void)p;
     (void)revents;
 
-    w->now = ev_now(loop);
+    w->now = worker_clock();
     if (worker_run_ready(w)) {
         /* Still work queued: an active idle watcher makes libev poll
          * without blocking, and prepare runs the list again next time. */
@@ -146,7 +146,7 @@ static void wake_cb(struct ev_loop *loop, ev_async *a, int revents)
     struct worker *w = ev_userdata(loop);
     (void)a;
     (void)revents;
-    w->now = ev_now(loop);
+    w->now = worker_clock();
     worker_check_stop(w);
     rearm(w, w->drv_state);
     finish_if_done(w, w->drv_state);
@@ -226,7 +226,7 @@ static void libev_interest(struct worker *w, struct conn *c)
 static int libev_run(struct worker *w)
 {
     struct drv_libev *d = w->drv_state;
-    w->now = ev_now(d->loop);
+    w->now = worker_clock();
     worker_check_stop(w);
     if (!worker_done(w))
         ev_run(d->loop, 0);

@@ -34,8 +34,8 @@
 #include "ferry/driver.h"
 #include "ferry/worker.h"
 
-/* Per connection, in conn->drv.  About 50 bytes; the default model needs
- * none. */
+/* Per connection, in conn->drv: 56 bytes on x86-64, where the default
+ * model needs nothing. */
 struct lt_io {
     ev_io    io;       /* first: the callback receives &io */
     int      fd;
@@ -254,6 +254,7 @@ static int lt_run(struct worker *w)
 static void lt_wake(struct worker *w)
 {
     struct drv_libev_lt *d = w->drv_state;
+    /* Thread-safe and async-signal-safe, as libev documents it. */
     ev_async_send(d->loop, &d->wake);
 }
 

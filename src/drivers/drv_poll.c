@@ -273,7 +273,9 @@ static void poll_wake(struct worker *w)
 {
     struct drv_poll *d = w->drv_state;
     uint64_t one = 1;
-    /* Fails only when the counter is saturated: a wake is pending. */
+    /* Thread-safe and async-signal-safe (a single write(2)): the
+     * per-client models call this from a signal handler.  Fails only when
+     * the counter is saturated, i.e. a wake is pending anyway. */
     (void)!write(d->evfd, &one, sizeof(one));
 }
 
