@@ -3,18 +3,21 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
-static int g_level = LOG_INFO;
+/* Written by a reload while workers read it: atomic, relaxed (a line
+ * logged at the old level during the switch is harmless). */
+static _Atomic int g_level = LOG_INFO;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
-void log_set_level(int level) { g_level = level; }
-int log_get_level(void) { return g_level; }
+void log_set_level(int level) { atomic_store_explicit(&g_level, level, memory_order_relaxed); }
+int log_get_level(void) { return atomic_load_explicit(&g_level, memory_order_relaxed); }
 
 int log_level_parse(const char *name)
 {
@@ -31,7 +34,7 @@ void log_msg(int level, const char *fmt, ...)
     struct tm tm;
     int n, m;
 
-    if (level < g_level)
+    if (level < log_get_level())
         return;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);

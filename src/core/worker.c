@@ -12,9 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ferry/conffile.h"
 #include "ferry/driver.h"
 #include "ferry/io.h"
 #include "ferry/log.h"
+#include "ferry/metrics.h"
 #include "ferry/session.h"
 
 /* ---- server-wide state ------------------------------------------------ */
@@ -80,31 +82,102 @@ static int ip_grow(struct server *srv)
         return -1;
     }
     srv->ip_cap = ncap;
-    for (size_t i = 0; i < ocap; i++)
-        if (old[i].count > 0)
+    srv->ip_used = 0;
+    for (size_t i = 0; i < ocap; i++) {
+        if (old[i].count > 0) {
             *ip_slot(srv, &old[i].addr) = old[i];
+            srv->ip_used++;
+        }
+    }
     free(old);
     return 0;
 }
 
-static size_t ip_used_slots(const struct server *srv)
+/* ---- config snapshots --------------------------------------------------- */
+
+/* A published configuration.  The start-up one (server_init) points at
+ * strings owned by main(); a reloaded one owns its config file's arena. */
+struct cfg_snap {
+    unsigned refs;                    /* guarded by srv->cfg_lock */
+    struct ferry_config cfg;
+    struct conffile_arena *arena;
+};
+
+static struct cfg_snap *snap_of(const struct ferry_config *cfg)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < srv->ip_cap; i++)
-        n += srv->ip_table[i].used;
-    return n;
+    return (struct cfg_snap *)(void *)((char *)cfg - offsetof(struct cfg_snap, cfg));
+}
+
+int server_config_publish(struct server *srv, const struct ferry_config *cfg,
+                          struct conffile_arena *arena)
+{
+    struct cfg_snap *s = calloc(1, sizeof(*s)), *old;
+    if (!s)
+        return -ENOMEM;
+    s->refs = 1;
+    s->cfg = *cfg;
+    s->arena = arena;
+    pthread_mutex_lock(&srv->cfg_lock);
+    old = srv->cfg_cur;
+    srv->cfg_cur = s;
+    pthread_mutex_unlock(&srv->cfg_lock);
+    atomic_store(&srv->max_clients, cfg->max_clients);
+    atomic_store(&srv->max_per_ip, cfg->max_per_ip);
+    atomic_fetch_add(&srv->cfg_gen, 1);
+    if (old)
+        server_config_put(srv, &old->cfg);
+    return 0;
+}
+
+const struct ferry_config *server_config_get(struct server *srv)
+{
+    const struct ferry_config *c = srv->cfg;
+    pthread_mutex_lock(&srv->cfg_lock);
+    if (srv->cfg_cur) {
+        srv->cfg_cur->refs++;
+        c = &srv->cfg_cur->cfg;
+    }
+    pthread_mutex_unlock(&srv->cfg_lock);
+    return c;
+}
+
+void server_config_put(struct server *srv, const struct ferry_config *cfg)
+{
+    struct cfg_snap *s;
+    int last;
+    /* srv->cfg itself is main()'s and was never counted. */
+    if (!cfg || cfg == srv->cfg)
+        return;
+    s = snap_of(cfg);
+    pthread_mutex_lock(&srv->cfg_lock);
+    last = --s->refs == 0;
+    pthread_mutex_unlock(&srv->cfg_lock);
+    if (last) {
+        conffile_arena_free(s->arena);
+        free(s);
+    }
 }
 
 int server_init(struct server *srv, const struct ferry_config *cfg)
 {
+    int r;
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
     atomic_init(&srv->nclients, 0);
     atomic_init(&srv->nsessions_total, 0);
     atomic_init(&srv->next_session_id, 1);
+    atomic_init(&srv->ntransfers, 0);
     atomic_init(&srv->stopping, 0);
+    atomic_init(&srv->cfg_gen, 0);
     pthread_mutex_init(&srv->ip_lock, NULL);
-    return vfs_open(&srv->vfs, cfg->root, cfg->create_root);
+    pthread_mutex_init(&srv->cfg_lock, NULL);
+    users_current_init(&srv->users, NULL);
+    r = server_config_publish(srv, cfg, NULL);
+    if (r == 0)
+        r = vfs_open(&srv->vfs, cfg->root, cfg->create_root);
+    if (r < 0)
+        server_fini(srv);
+    return r;
 }
 
 void server_fini(struct server *srv)
@@ -112,36 +185,47 @@ void server_fini(struct server *srv)
     vfs_close(&srv->vfs);
     free(srv->ip_table);
     srv->ip_table = NULL;
+    srv->ip_cap = srv->ip_used = 0;
+    if (srv->cfg_cur) {
+        struct cfg_snap *s = srv->cfg_cur;
+        srv->cfg_cur = NULL;
+        server_config_put(srv, &s->cfg);
+    }
+    users_current_fini(&srv->users);
+    pthread_mutex_destroy(&srv->cfg_lock);
     pthread_mutex_destroy(&srv->ip_lock);
 }
 
+/* Per-address counts are kept whatever the limit, so that a reload that
+ * sets --max-per-ip counts the clients already connected. */
 int server_admit(struct server *srv, const struct sockaddr_storage *peer,
                  const char **reason)
 {
-    const struct ferry_config *cfg = srv->cfg;
+    unsigned max_clients = atomic_load_explicit(&srv->max_clients, memory_order_relaxed);
+    unsigned max_per_ip = atomic_load_explicit(&srv->max_per_ip, memory_order_relaxed);
     unsigned n = atomic_fetch_add(&srv->nclients, 1) + 1;
 
-    if (cfg->max_clients && n > cfg->max_clients) {
+    if (max_clients && n > max_clients) {
         atomic_fetch_sub(&srv->nclients, 1);
         *reason = "max-clients";
         return -1;
     }
-    if (!cfg->max_per_ip)
-        return 0;
 
     struct in6_addr k;
     int r = 0;
     ip_key(peer, &k);
     pthread_mutex_lock(&srv->ip_lock);
-    if ((srv->ip_cap == 0 || ip_used_slots(srv) * 2 >= srv->ip_cap) && ip_grow(srv) < 0) {
+    if ((srv->ip_cap == 0 || srv->ip_used * 2 >= srv->ip_cap) && ip_grow(srv) < 0) {
         r = -1;
         *reason = "out of memory";
     } else {
         struct ip_count *e = ip_slot(srv, &k);
-        if (e->used && e->count >= cfg->max_per_ip) {
+        if (e->used && max_per_ip && e->count >= max_per_ip) {
             r = -1;
             *reason = "max-per-ip";
         } else {
+            if (!e->used)
+                srv->ip_used++;
             e->addr = k;
             e->used = 1;
             e->count++;
@@ -156,8 +240,6 @@ int server_admit(struct server *srv, const struct sockaddr_storage *peer,
 void server_release(struct server *srv, const struct sockaddr_storage *peer)
 {
     atomic_fetch_sub(&srv->nclients, 1);
-    if (!srv->cfg->max_per_ip)
-        return;
     struct in6_addr k;
     ip_key(peer, &k);
     pthread_mutex_lock(&srv->ip_lock);
@@ -183,10 +265,25 @@ static int open_reserve(void)
     return open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
+static void tick_list_init(struct worker_tick *h)
+{
+    h->prev = h->next = h;
+    h->look = h->due = 0;
+    h->fn = NULL;
+}
+
+static void set_durations(struct worker *w)
+{
+    const struct ferry_config *cfg = w->cfg;
+    w->tmo.duration[TMO_LOGIN] = cfg->login_timeout;
+    w->tmo.duration[TMO_IDLE] = cfg->idle_timeout;
+    w->tmo.duration[TMO_DATA] = cfg->data_timeout;
+    w->tmo.duration[TMO_STALL] = cfg->stall_timeout;
+}
+
 int worker_init(struct worker *w, int id, struct server *srv,
                 const struct driver_ops *drv, const int *listen_fds, int nlisten)
 {
-    const struct ferry_config *cfg = srv->cfg;
     int r;
 
     memset(w, 0, sizeof(*w));
@@ -195,11 +292,15 @@ int worker_init(struct worker *w, int id, struct server *srv,
     w->drv = drv;
     w->reserve_fd = -1;
     w->now = worker_clock();
+    /* The generation first: a publish between the two is adopted later. */
+    w->cfg_gen = atomic_load(&srv->cfg_gen);
+    w->cfg = server_config_get(srv);
     tmo_init(&w->tmo);
-    w->tmo.duration[TMO_LOGIN] = cfg->login_timeout;
-    w->tmo.duration[TMO_IDLE] = cfg->idle_timeout;
-    w->tmo.duration[TMO_DATA] = cfg->data_timeout;
-    w->tmo.duration[TMO_STALL] = cfg->stall_timeout;
+    set_durations(w);
+    tick_list_init(&w->ticks);
+    pthread_mutex_init(&w->mbox_lock, NULL);
+    atomic_init(&w->mbox_pending, 0);
+    atomic_init(&w->turns, 0);
 
     if (nlisten > 0) {
         w->listeners = calloc((size_t)nlisten, sizeof(*w->listeners));
@@ -237,6 +338,9 @@ fail_listeners:
     free(w->table);
     w->listeners = NULL;
     w->table = NULL;
+    server_config_put(srv, w->cfg);
+    w->cfg = NULL;
+    pthread_mutex_destroy(&w->mbox_lock);
     return r;
 }
 
@@ -253,11 +357,16 @@ static void close_listeners(struct worker *w)
     }
 }
 
+static void mbox_run(struct worker *w);
+
 void worker_fini(struct worker *w)
 {
     /* Sessions still here (a forced stop) are closed without a word. */
     while (w->sessions)
         session_drain(w->sessions, 1);
+    /* Messages that came after the loop ended: their senders are done
+     * with them (a password check of a session now gone). */
+    mbox_run(w);
     close_listeners(w);
     w->drv->fini(w);
     if (w->reserve_fd >= 0)
@@ -265,6 +374,8 @@ void worker_fini(struct worker *w)
     free(w->listeners);
     free(w->table);
     free(w->scratch);
+    server_config_put(w->srv, w->cfg);
+    pthread_mutex_destroy(&w->mbox_lock);
     memset(w, 0, sizeof(*w));
     w->reserve_fd = -1;
 }
@@ -281,16 +392,86 @@ void worker_request_stop(struct worker *w)
 
 int worker_done(const struct worker *w)
 {
-    return (w->stopping || w->solo) && w->nsessions == 0;
+    return (w->stopping || w->solo) && w->nsessions == 0 && w->inflight == 0;
+}
+
+/* ---- messages from other threads ------------------------------------- */
+
+void worker_post(struct worker *w, struct worker_msg *m)
+{
+    m->next = NULL;
+    pthread_mutex_lock(&w->mbox_lock);
+    if (w->mbox_tail)
+        w->mbox_tail->next = m;
+    else
+        w->mbox_head = m;
+    w->mbox_tail = m;
+    atomic_store(&w->mbox_pending, 1);
+    pthread_mutex_unlock(&w->mbox_lock);
+    w->drv->wake(w);
+}
+
+static void mbox_run(struct worker *w)
+{
+    struct worker_msg *m, *next;
+    if (!atomic_load(&w->mbox_pending))
+        return;
+    pthread_mutex_lock(&w->mbox_lock);
+    m = w->mbox_head;
+    w->mbox_head = w->mbox_tail = NULL;
+    atomic_store(&w->mbox_pending, 0);
+    pthread_mutex_unlock(&w->mbox_lock);
+    for (; m; m = next) {
+        next = m->next;
+        m->fn(w, m);
+    }
+}
+
+/* Shorten the timers already running on list kind to at most d from now.
+ * min(deadline, c) of a sorted list is still sorted, and every later
+ * append (now' + d >= now + d) goes behind it: the list stays in order. */
+static void tmo_shorten(struct worker *w, int kind, double d)
+{
+    struct tmo_node *h = &w->tmo.head[kind], *n, *next;
+    for (n = h->next; n != h; n = next) {
+        next = n->next;
+        if (d <= 0)
+            tmo_clear(n);          /* the kind is off: no timer */
+        else if (n->deadline > w->now + d)
+            n->deadline = w->now + d;
+    }
+}
+
+void worker_adopt_config(struct worker *w)
+{
+    unsigned gen = atomic_load(&w->srv->cfg_gen);
+    if (gen == w->cfg_gen)
+        return;
+    const struct ferry_config *old = w->cfg;
+    w->cfg_gen = gen;
+    w->cfg = server_config_get(w->srv);
+    server_config_put(w->srv, old);
+    set_durations(w);
+    for (int k = 0; k < TMO_NKINDS; k++)
+        tmo_shorten(w, k, w->tmo.duration[k]);
+}
+
+/* What other threads asked for: messages and a newer config. */
+static void worker_poll(struct worker *w)
+{
+    mbox_run(w);
+    worker_adopt_config(w);
 }
 
 void worker_check_stop(struct worker *w)
 {
+    worker_poll(w);
     if (!atomic_load(&w->srv->stopping) || w->stopping)
         return;
     w->stopping = 1;
-    w->now = worker_clock();
-    w->drain_deadline = w->now + w->srv->cfg->drain_timeout;
+    /* w->now is the driver's clock (libev's is its own ev_now()): the
+     * deadline must be on the same one as worker_expire()'s look at it. */
+    w->drain_deadline = w->now + w->cfg->drain_timeout;
     close_listeners(w);
     log_info("event=drain worker=%d sessions=%u", w->id, w->nsessions);
     /* Idle sessions leave now; the ones with transfers leave after them.
@@ -464,8 +645,11 @@ static void accept_clients(struct worker *w, struct conn *l)
                 continue;
             }
             /* No spare either: leave the rest queued; the listener is
-             * revisited when a session ends (see session close). */
+             * revisited when a session ends (see session close).  Until
+             * then a level-triggered driver must stop watching it, or it
+             * reports the queued clients on every turn. */
             l->readable = 0;
+            worker_conn_interest(w, l, 0, 0);
             return;
         }
         if (fd < 0) {
@@ -523,6 +707,17 @@ void worker_event(struct worker *w, struct conn *c, int ev)
 
 int worker_run_ready(struct worker *w)
 {
+    /* Every driver runs the ready list once per loop turn: count the turn
+     * (for the watchdog and the metrics), and look at the mailbox, so a
+     * message is seen even by a driver that missed its wake-up. */
+    /* Only this thread writes turns: no locked add needed. */
+    atomic_store_explicit(&w->turns,
+                          atomic_load_explicit(&w->turns, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    if (!w->solo)
+        metrics_loop_iteration((unsigned)w->id);
+    worker_poll(w);
+
     /* Run as many as were queued when the pass began: a conn deferred
      * again goes to the tail and waits for the next pass, so a pass always
      * ends.  Pop before dispatching: a handler may close (and free) any
@@ -540,11 +735,62 @@ int worker_run_ready(struct worker *w)
     return w->ready_head != NULL;
 }
 
+/* ---- ticks ------------------------------------------------------------ */
+
+static void tick_unlink(struct worker_tick *t)
+{
+    if (t->prev) {
+        t->prev->next = t->next;
+        t->next->prev = t->prev;
+        t->prev = t->next = NULL;
+    }
+}
+
+static void tick_append(struct worker *w, struct worker_tick *t)
+{
+    struct worker_tick *h = &w->ticks;
+    /* A constant period: the tail always holds the latest look. */
+    t->look = w->now + WORKER_TICK;
+    t->prev = h->prev;
+    t->next = h;
+    h->prev->next = t;
+    h->prev = t;
+}
+
+void worker_tick_arm(struct worker *w, struct worker_tick *t, double delay)
+{
+    tick_unlink(t);
+    t->due = w->now + (delay > 0 ? delay : 0);
+    tick_append(w, t);
+}
+
+void worker_tick_disarm(struct worker_tick *t)
+{
+    tick_unlink(t);
+}
+
+/* Look at the ticks whose look is due: fire those past due, send the
+ * others to the tail.  A re-appended tick looks again a period later, so
+ * the loop ends. */
+static void tick_run(struct worker *w)
+{
+    struct worker_tick *h = &w->ticks;
+    while (h->next != h && h->next->look <= w->now) {
+        struct worker_tick *t = h->next;
+        tick_unlink(t);
+        if (t->due <= w->now)
+            t->fn(t);
+        else
+            tick_append(w, t);
+    }
+}
+
 double worker_expire(struct worker *w)
 {
     struct tmo_node *n;
     while ((n = tmo_expired(&w->tmo, w->now)) != NULL)
         session_timeout(session_from_tmo(n));
+    tick_run(w);
     if (w->stopping && w->drain_deadline > 0 && w->now >= w->drain_deadline) {
         if (w->nsessions)
             log_warn("event=drain-timeout worker=%d sessions=%u", w->id, w->nsessions);
@@ -554,6 +800,8 @@ double worker_expire(struct worker *w)
     double next = tmo_next(&w->tmo);
     if (w->stopping && w->drain_deadline > 0 && (next < 0 || w->drain_deadline < next))
         next = w->drain_deadline;
+    if (w->ticks.next != &w->ticks && (next < 0 || w->ticks.next->look < next))
+        next = w->ticks.next->look;
     return next;
 }
 
@@ -586,6 +834,7 @@ void worker_session_unlink(struct worker *w, struct session *s)
         w->reserve_fd = open_reserve();
         for (int i = 0; w->reserve_fd >= 0 && i < w->nlisteners; i++) {
             if (w->listeners[i].in_table) {
+                worker_conn_interest(w, &w->listeners[i], 1, 0);
                 w->listeners[i].readable = 1;
                 worker_defer(w, &w->listeners[i]);
             }

@@ -11,8 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ferry/listener.h"
+#include "ferry/authpool.h"
 #include "ferry/log.h"
+#include "ferry/metrics.h"
+#include "ferry/service.h"
 #include "ferry/worker.h"
 
 static const struct model models[] = {
@@ -67,6 +69,7 @@ struct worker_thread {
 static void *worker_main(void *arg)
 {
     struct worker_thread *t = arg;
+    metrics_thread_init((unsigned)t->w.id);
     int r = worker_run(&t->w);
     if (r < 0)
         log_error("event=worker-failed worker=%d error=%s", t->w.id, strerror(-r));
@@ -74,49 +77,11 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Open this worker's listening sockets, one per --listen.  With several
- * workers each gets its own SO_REUSEPORT socket, so the kernel spreads
- * new connections over them and no accept is ever contended. */
-static int open_listeners(const struct ferry_config *cfg, int reuseport, int *fds)
-{
-    int n = cfg->nlisten;
-    for (int i = 0; i < n; i++) {
-        struct sockaddr_storage ss;
-        socklen_t len;
-        char err[256];
-        if (listener_parse(cfg->listen[i], &ss, &len, err, sizeof(err)) < 0) {
-            log_error("event=listen-failed error=\"%s\"", err);
-            goto fail;
-        }
-        fds[i] = listener_open(&ss, len, 511, reuseport);
-        if (fds[i] < 0) {
-            log_error("event=listen-failed listen=%s error=\"%s\"", cfg->listen[i],
-                      strerror(-fds[i]));
-            goto fail;
-        }
-        log_info("event=listening listen=%s", cfg->listen[i]);
-    }
-    return 0;
-fail:
-    for (int j = 0; j < n; j++)
-        if (fds[j] >= 0)
-            close(fds[j]);
-    return -1;
-}
-
-static int worker_count(const struct ferry_config *cfg)
-{
-    if (cfg->workers > 0)
-        return cfg->workers;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
 int driver_run_workers(struct server *srv, const struct model *m)
 {
     const struct ferry_config *cfg = srv->cfg;
     const struct driver_ops *drv = m->drv;
-    int nworkers = worker_count(cfg), status = 1, nstarted = 0;
+    int nworkers = service_nworkers(m, cfg), status = 1, nstarted = 0;
     struct worker_thread *threads;
     sigset_t set;
 
@@ -132,19 +97,22 @@ int driver_run_workers(struct server *srv, const struct model *m)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+    /* Each worker's own listening sockets: bound before privileges were
+     * dropped, or passed by the service manager (service.h). */
     for (int i = 0; i < nworkers; i++) {
         int fds[CONFIG_MAX_LISTEN];
-        memset(fds, -1, sizeof(fds));
-        if (open_listeners(cfg, nworkers > 1, fds) < 0)
+        int n = service_listeners(srv, i, fds, CONFIG_MAX_LISTEN);
+        if (n < 0)
             goto out;
-        int r = worker_init(&threads[i].w, i, srv, drv, fds, cfg->nlisten);
+        int r = worker_init(&threads[i].w, i, srv, drv, fds, n);
         if (r < 0) {
-            for (int j = 0; j < cfg->nlisten; j++)
+            for (int j = 0; j < n; j++)
                 close(fds[j]);
             log_error("event=worker-init-failed worker=%d error=%s", i, strerror(-r));
             goto out;
         }
         threads[i].started = 1;
+        service_watch(srv, &threads[i].w);
     }
     for (int i = 0; i < nworkers; i++) {
         atomic_init(&threads[i].finished, 0);
@@ -159,11 +127,16 @@ int driver_run_workers(struct server *srv, const struct model *m)
     }
     log_info("event=ready model=%s workers=%d root=%s write=%s", m->name, nworkers,
              cfg->root, cfg->write ? "yes" : "no");
+    service_ready(srv);
 
     /* Wait for a stop signal, then for the workers to drain.  The timed
-     * wait lets this thread notice workers that ended on their own. */
+     * wait lets this thread notice workers that ended on their own, and
+     * keeps the service manager informed (status, watchdog). */
     for (int stops = 0;;) {
-        struct timespec tick = { 0, 200 * 1000 * 1000 };
+        double t = service_tick(srv);
+        if (t > 0.2)
+            t = 0.2;
+        struct timespec tick = { 0, (long)(t * 1e9) + 1000000 };
         int alive = 0;
         for (int i = 0; i < nstarted; i++)
             alive += !atomic_load(&threads[i].finished);
@@ -178,20 +151,27 @@ int driver_run_workers(struct server *srv, const struct model *m)
                 log_warn("event=exit-now signal=%d", sig);
                 _exit(1);
             }
+            const struct ferry_config *cur = server_config_get(srv);
             log_info("event=stopping signal=%s drain_timeout=%g",
-                     sig == SIGTERM ? "TERM" : "INT", cfg->drain_timeout);
+                     sig == SIGTERM ? "TERM" : "INT", cur->drain_timeout);
+            server_config_put(srv, cur);
             atomic_store(&srv->stopping, 1);
+            service_stopping(srv);
             for (int i = 0; i < nstarted; i++)
                 worker_request_stop(&threads[i].w);
         } else if (sig == SIGHUP) {
-            log_info("event=sighup action=none");
+            service_reload(srv);
         }
     }
     status = 0;
 join:
     for (int i = 0; i < nstarted; i++)
         pthread_join(threads[i].tid, NULL);
+    /* A worker that ended on an error may still have a password check
+     * out: let it come back before the worker is freed. */
+    authpool_drain(srv->authpool);
 out:
+    service_unwatch(srv);
     for (int i = 0; i < nworkers; i++)
         if (threads[i].started)
             worker_fini(&threads[i].w);

@@ -22,16 +22,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ferry/authpool.h"
 #include "ferry/buf.h"
 #include "ferry/cmdparse.h"
 #include "ferry/io.h"
 #include "ferry/listener.h"
 #include "ferry/listing.h"
 #include "ferry/log.h"
+#include "ferry/metrics.h"
+#include "ferry/ratelimit.h"
 #include "ferry/reply.h"
 #include "ferry/synthetic.h"
+#include "ferry/users.h"
 #include "ferry/vfs.h"
 #include "ferry/worker.h"
+#include "ferry/xferlog.h"
 
 /* Stop reading commands while this much reply text is unsent: a client
  * that pipelines without reading its replies gets TCP back-pressure
@@ -41,6 +46,8 @@
 #define IN_MAX          (2u * CMD_LINE_MAX)
 /* Listing and ASCII-mode data staged per fill. */
 #define XBUF_FILL       (32u * 1024)
+/* What the xferlog keeps of an anonymous password (an e-mail address). */
+#define ANON_ID_MAX     64
 
 enum login_state { LOGIN_NONE, LOGIN_USER, LOGIN_OK };
 enum xfer_kind { X_RETR, X_LIST, X_STOR };
@@ -61,6 +68,8 @@ struct xfer {
     int       has_upload;
     int       synthetic;     /* RETR from the shared pattern memfd */
     int       discard;       /* STOR into /discard/: read and drop */
+    int       limited;       /* --rate-limit applies: rl is in use */
+    struct ratelimit rl;
     double    started;
     struct listing    lst;
     struct vfs_upload up;
@@ -88,8 +97,23 @@ struct session {
     unsigned long long rest;        /* REST offset for the next transfer */
     unsigned long long bytes_in, bytes_out;
     struct sockaddr_storage peer, local;
+    /* Login.  A local user is confined to their home: `home` is a
+     * directory descriptor beneath the root, and every path they name is
+     * resolved beneath it by the kernel (vfs.h), so their "/" is the home
+     * and neither "..", an absolute path nor a symlink leads out. */
+    const struct vfs *vfs;          /* &srv->vfs, or &home */
+    struct vfs       home;          /* rootfd -1 unless a local user */
+    char            *user;          /* USER's name; the login name after */
+    char            *anon_id;       /* anonymous: the password given */
+    struct authjob  *auth;          /* password check out in the pool */
+    struct worker_tick tick;        /* failed-login delay, or throttle */
     uint32_t         id;
     uint8_t          login;         /* enum login_state */
+    uint8_t          anonymous;     /* logged in (or about to) as anonymous */
+    uint8_t          user_rw;       /* a local user with perms rw */
+    uint8_t          waiting;       /* login answer pending: commands held */
+    uint8_t          fail_close;    /* the pending answer is 421 and close */
+    uint8_t          throttled;     /* transfer waits for rate-limit tokens */
     uint8_t          type;          /* 'A' or 'I' */
     uint8_t          epsv_all;
     uint8_t          discarding;    /* inside an over-long line */
@@ -108,6 +132,42 @@ static char *peer_str(const struct session *s, char *out, size_t len)
 {
     io_addr_str(&s->peer, out, len);
     return out;
+}
+
+/* The client's address without the port, for logs that tools such as
+ * fail2ban match on, and for the xferlog. */
+static char *peer_ip(const struct session *s, char *out, size_t len)
+{
+    const void *a = NULL;
+    int af = s->peer.ss_family;
+    if (af == AF_INET) {
+        a = &((const struct sockaddr_in *)&s->peer)->sin_addr;
+    } else if (af == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)&s->peer)->sin6_addr;
+        a = a6;
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            af = AF_INET;
+            a = &a6->s6_addr[12];
+        }
+    }
+    if (!a || !inet_ntop(af, a, out, (socklen_t)len))
+        snprintf(out, len, "unknown");
+    return out;
+}
+
+/* The settings in force for this session's worker (a reload swaps them
+ * between events, never inside a handler). */
+static const struct ferry_config *cfg_of(const struct session *s)
+{
+    return s->w->cfg;
+}
+
+/* May this login change files?  --write for everyone, and perms rw for a
+ * local user.  Read per command, so a reload that turns --write on or off
+ * applies to sessions already logged in. */
+static int write_ok(const struct session *s)
+{
+    return s->login == LOGIN_OK && cfg_of(s)->write && (s->anonymous || s->user_rw);
 }
 
 /* ---- worker list hooks --------------------------------------------- */
@@ -281,7 +341,7 @@ static int local_ipv4(const struct session *s, unsigned char ip[4])
 /* Open a fresh passive listener (closing any previous data channel). */
 static int pasv_open(struct session *s, unsigned *port)
 {
-    const struct ferry_config *cfg = s->w->srv->cfg;
+    const struct ferry_config *cfg = cfg_of(s);
     int fd, r;
 
     data_close_all(s);
@@ -289,17 +349,20 @@ static int pasv_open(struct session *s, unsigned *port)
     if (fd < 0)
         return fd;
     s->pasv.fd = fd;
+    /* Before the add: a level-triggered driver reads interest there. */
+    s->pasv.want_read = 1;
     r = worker_conn_add(s->w, &s->pasv);
     if (r < 0) {
         close(fd);
         s->pasv.fd = -1;
+        s->pasv.want_read = 0;
         return r;
     }
-    s->pasv.want_read = 1;
     return 0;
 }
 
 static void xfer_begin(struct session *s);
+static void xfer_fail(struct session *s, int code, const char *text);
 
 /* The client connected to our passive port. */
 static void pasv_accept(struct session *s)
@@ -334,9 +397,15 @@ static void pasv_accept(struct session *s)
         conn_close(s, &s->pasv);
         (void)io_tune_data(fd);
         s->data.fd = fd;
-        if (worker_conn_add(s->w, &s->data) < 0) {
+        int r = worker_conn_add(s->w, &s->data);
+        if (r < 0) {
+            log_warn("event=data-accept-failed session=%u error=\"%s\"", s->id,
+                     strerror(-r));
             close(fd);
             s->data.fd = -1;
+            /* The passive listener is gone: fail now, not at the timeout. */
+            if (s->x && s->x->state == XS_WAIT)
+                xfer_fail(s, 425, "Can't open data connection.");
             return;
         }
         /* A fresh socket has send space; whether input waits is for
@@ -351,15 +420,55 @@ static void pasv_accept(struct session *s)
 
 /* ---- transfers ------------------------------------------------------ */
 
+/* The xferlog's user field: the login name, or for anonymous the
+ * password given (by custom an e-mail address). */
+static const char *xferlog_user(const struct session *s)
+{
+    if (s->anonymous)
+        return s->anon_id ? s->anon_id : "anonymous";
+    return s->user ? s->user : "?";
+}
+
+static void xferlog_entry(struct session *s, const char *path, int direction,
+                          unsigned long long bytes, double secs, int binary, int complete)
+{
+    struct xferlog *xl = s->w->srv->xferlog;
+    char ip[64];
+    if (!xl)
+        return;
+    struct xferlog_entry e = {
+        .end = time(NULL), .seconds = secs, .host = peer_ip(s, ip, sizeof(ip)),
+        .bytes = bytes, .path = path, .binary = binary, .direction = direction,
+        .anonymous = s->anonymous, .user = xferlog_user(s), .complete = complete,
+    };
+    int r = xferlog_write(xl, &e);
+    if (r < 0)
+        log_warn("event=xferlog-failed session=%u error=\"%s\"", s->id, strerror(-r));
+}
+
+/* The end of a transfer, in every log and counter that records one.
+ * result: "ok", "failed" or "aborted". */
 static void xfer_log(struct session *s, const char *result)
 {
     struct xfer *x = s->x;
     char qpath[600], addr[64];
     static const char *const kinds[] = { "retr", "list", "stor" };
+    static const enum metrics_kind mkinds[] = { METRICS_RETR, METRICS_LIST, METRICS_STOR };
+    int ok = strcmp(result, "ok") == 0;
+    double secs = s->w->now - x->started;
+
     log_info("event=transfer session=%u peer=%s kind=%s path=%s bytes=%llu secs=%.3f result=%s",
              s->id, peer_str(s, addr, sizeof(addr)), kinds[x->kind],
              log_quote(qpath, sizeof(qpath), x->path, strlen(x->path)), x->bytes,
-             s->w->now - x->started, result);
+             secs, result);
+    metrics_transfer(mkinds[x->kind], ok ? METRICS_OK
+                     : strcmp(result, "aborted") == 0 ? METRICS_ABORTED : METRICS_FAILED);
+    /* The xferlog records files, not listings, and only transfers that
+     * began moving data (a data connection that never came is no
+     * transfer). */
+    if (x->kind != X_LIST && x->state == XS_RUN)
+        xferlog_entry(s, x->path, x->kind == X_RETR ? XFERLOG_OUT : XFERLOG_IN, x->bytes,
+                      secs, !x->ascii, ok);
 }
 
 static void xfer_free(struct session *s)
@@ -367,6 +476,11 @@ static void xfer_free(struct session *s)
     struct xfer *x = s->x;
     if (!x)
         return;
+    atomic_fetch_sub(&s->w->srv->ntransfers, 1);
+    if (s->throttled) {
+        s->throttled = 0;
+        worker_tick_disarm(&s->tick);
+    }
     if (x->fd >= 0)
         close(x->fd);
     if (x->has_listing)
@@ -421,8 +535,13 @@ static void xfer_done(struct session *s)
 static void xfer_begin(struct session *s)
 {
     struct xfer *x = s->x;
+    unsigned long long rate = cfg_of(s)->rate_limit;
     x->state = XS_RUN;
     x->started = s->w->now;
+    if (rate) {
+        ratelimit_init(&x->rl, rate, 0, s->w->now);
+        x->limited = 1;
+    }
     switch (x->kind) {
     case X_RETR:
         if (x->off > 0)
@@ -462,6 +581,7 @@ static int xfer_prepare(struct session *s, int kind, const char *vpath)
     x->started = s->w->now;
     snprintf(x->path, sizeof(x->path), "%s", vpath);
     s->x = x;
+    atomic_fetch_add(&s->w->srv->ntransfers, 1);
     return 0;
 }
 
@@ -528,6 +648,30 @@ static int xbuf_fill(struct session *s)
     return 1;
 }
 
+/* --rate-limit: how much of want may move now.  0: the session is put
+ * on its worker's tick list until the bucket has a quantum again, and the
+ * transfer moves nothing until then (sync_interest keeps level-triggered
+ * drivers from reporting the ready socket meanwhile). */
+static size_t rate_allow(struct session *s, size_t want)
+{
+    struct xfer *x = s->x;
+    double wait;
+    if (!x->limited)
+        return want;
+    size_t n = ratelimit_avail(&x->rl, s->w->now, want, &wait);
+    if (n == 0) {
+        s->throttled = 1;
+        worker_tick_arm(s->w, &s->tick, wait);
+    }
+    return n;
+}
+
+static void rate_spent(struct session *s, size_t n)
+{
+    if (s->x->limited)
+        ratelimit_spend(&s->x->rl, n);
+}
+
 /* Move download bytes.  Returns 1 if the budget ran out with the data
  * connection still writable. */
 static int xfer_send(struct session *s)
@@ -542,6 +686,8 @@ static int xfer_send(struct session *s)
             size_t chunk = (size_t)(x->end - x->off);
             if (chunk > budget)
                 chunk = budget;
+            if ((chunk = rate_allow(s, chunk)) == 0)
+                return 0;
             ssize_t n;
             if (x->synthetic) {
                 /* From the shared pattern: the chunk starts at off % period
@@ -567,6 +713,8 @@ static int xfer_send(struct session *s)
                 xfer_fail(s, 451, "File changed during transfer.");
                 return 0;
             }
+            rate_spent(s, (size_t)n);
+            metrics_bytes_out((uint64_t)n);
             x->bytes += (unsigned long long)n;
             s->bytes_out += (unsigned long long)n;
             budget -= (size_t)n;
@@ -597,6 +745,8 @@ static int xfer_send(struct session *s)
         size_t len = buf_used(&s->xbuf);
         if (len > budget)
             len = budget;
+        if ((len = rate_allow(s, len)) == 0)
+            return 0;
         ssize_t n = io_send(s->data.fd, buf_rptr(&s->xbuf), len);
         if (n == IO_AGAIN) {
             s->data.writable = 0;
@@ -607,6 +757,8 @@ static int xfer_send(struct session *s)
             return 0;
         }
         buf_consume(&s->xbuf, (size_t)n);
+        rate_spent(s, (size_t)n);
+        metrics_bytes_out((uint64_t)n);
         x->bytes += (unsigned long long)n;
         s->bytes_out += (unsigned long long)n;
         budget -= (size_t)n;
@@ -661,7 +813,10 @@ static int xfer_recv(struct session *s)
     while (s->data.readable) {
         if (budget == 0)
             return 1;
-        ssize_t n = io_recv(s->data.fd, tmp, WORKER_SCRATCH_SIZE / 2);
+        size_t want = rate_allow(s, WORKER_SCRATCH_SIZE / 2);
+        if (want == 0)
+            return 0;
+        ssize_t n = io_recv(s->data.fd, tmp, want);
         if (n == IO_AGAIN) {
             s->data.readable = 0;
             break;
@@ -686,6 +841,8 @@ static int xfer_recv(struct session *s)
             return 0;
         }
         size_t len = (size_t)n;
+        rate_spent(s, len);
+        metrics_bytes_in((uint64_t)n);
         if (x->discard) {
             x->bytes += len;
             s->bytes_in += len;
@@ -714,7 +871,7 @@ static int xfer_recv(struct session *s)
  * with its connection still ready. */
 static int xfer_step(struct session *s)
 {
-    if (!s->x || s->x->state != XS_RUN || s->data.fd < 0)
+    if (!s->x || s->x->state != XS_RUN || s->data.fd < 0 || s->throttled)
         return 0;
     if (s->x->kind == X_STOR)
         return xfer_recv(s);
@@ -760,7 +917,7 @@ static int resolve(struct session *s, const char *arg, char *out, size_t outlen)
 static int syn_kind(struct session *s, const char *path, unsigned long long *size, int *bad)
 {
     *bad = 0;
-    if (!s->w->srv->cfg->synthetic)
+    if (!cfg_of(s)->synthetic)
         return SYN_NONE;
     return synthetic_classify(path, size, bad);
 }
@@ -788,49 +945,252 @@ static int syn_refuse(struct session *s, const char *path)
     return 0;
 }
 
+/* ---- login ----------------------------------------------------------
+ *
+ * Anonymous (when allowed) logs in at once.  A local account's password
+ * is checked by users_authenticate(), which is slow on purpose: on an
+ * event-loop worker it goes to the auth pool (authpool.h) and the session
+ * holds its commands (s->waiting) until the answer is posted back; a
+ * one-session worker (the per-client models) checks inline, stalling no
+ * one else.  A failed login is counted per address (users.h, authfail);
+ * its 530 waits for the delay the count calls for, on the session's tick,
+ * never by sleeping, and once an address has failed too often the answer
+ * is 421 and the connection closes. */
+
+static void session_run(struct session *s);
+static void settle(struct session *s);
+
 static int is_anonymous(const char *user)
 {
     return strcasecmp(user, "anonymous") == 0 || strcasecmp(user, "ftp") == 0;
 }
 
+/* Is name an account in the users file? */
+static int is_local_user(struct session *s, const char *name)
+{
+    struct users *t = users_current_get(&s->w->srv->users);
+    int found = t && users_find(t, name) != NULL;
+    users_unref(t);
+    return found;
+}
+
+static void login_ok(struct session *s, const char *home, int rw)
+{
+    char ip[64], qu[160], qh[600];
+    if (strcmp(home, "/") != 0) {
+        const struct vfs *root = &s->w->srv->vfs;
+        int fd = vfs_openat(root, home, O_PATH | O_DIRECTORY, 0);
+        if (fd < 0) {
+            log_error("event=login-failed peer=%s session=%u user=%s reason=home-unavailable "
+                      "home=%s error=\"%s\"", peer_ip(s, ip, sizeof(ip)), s->id,
+                      log_quote(qu, sizeof(qu), s->user, strlen(s->user)),
+                      log_quote(qh, sizeof(qh), home, strlen(home)), strerror(-fd));
+            s->login = LOGIN_NONE;
+            REPLY(s, 530, "Login incorrect: home folder unavailable.");
+            return;
+        }
+        s->home.rootfd = fd;
+        s->home.has_openat2 = root->has_openat2;
+        s->vfs = &s->home;
+    }
+    s->login = LOGIN_OK;
+    s->user_rw = (uint8_t)rw;
+    free(s->cwd);
+    s->cwd = NULL;
+    log_info("event=login session=%u worker=%d peer=%s user=%s home=%s perms=%s", s->id, s->w->id,
+             peer_str(s, ip, sizeof(ip)), log_quote(qu, sizeof(qu), s->user, strlen(s->user)),
+             log_quote(qh, sizeof(qh), home, strlen(home)), rw ? "rw" : "r");
+    REPLY(s, 230, "Login successful.");
+}
+
+/* The answer to a failed login, once its delay has passed. */
+static void login_fail_reply(struct session *s)
+{
+    s->waiting = 0;
+    s->login = LOGIN_NONE;
+    if (s->fail_close) {
+        REPLY(s, 421, "Too many failed logins, closing control connection.");
+        closing(s);
+    } else {
+        REPLY(s, 530, "Login incorrect.");
+    }
+}
+
+static void login_failed(struct session *s)
+{
+    struct authfail_verdict v = { 1, 0, 0 };
+    char ip[64], qu[160];
+
+    metrics_login_failed();
+    if (s->w->srv->authfail)
+        authfail_failed(s->w->srv->authfail, (const struct sockaddr *)&s->peer,
+                        worker_clock(), &v);
+    /* The address first, as fail2ban's filters expect. */
+    log_warn("event=login-failed peer=%s session=%u user=%s failures=%u delay=%g%s",
+             peer_ip(s, ip, sizeof(ip)), s->id,
+             log_quote(qu, sizeof(qu), s->user, strlen(s->user)), v.failures, v.delay,
+             v.close ? " action=close" : "");
+    s->fail_close = (uint8_t)v.close;
+    if (v.delay > 0) {
+        s->waiting = 1;
+        worker_tick_arm(s->w, &s->tick, v.delay);
+        return;
+    }
+    login_fail_reply(s);
+}
+
+/* The answer of a password check (1 ok, 0 wrong, -errno). */
+static void login_checked(struct session *s, int result, const char *home, int rw)
+{
+    s->waiting = 0;
+    if (result == 1) {
+        login_ok(s, home, rw);
+    } else if (result == 0) {
+        login_failed(s);
+    } else {
+        log_error("event=login-error session=%u error=\"%s\"", s->id, strerror(-result));
+        s->login = LOGIN_NONE;
+        REPLY(s, 421, "Local error, try again later.");
+        closing(s);
+    }
+}
+
+/* Posted back by the auth pool, on the worker's thread. */
+static void auth_done(struct worker *w, struct worker_msg *m)
+{
+    struct authjob *j = (struct authjob *)(void *)((char *)m - offsetof(struct authjob, msg));
+    struct session *s = j->sess;
+
+    w->inflight--;
+    if (s) {
+        s->auth = NULL;
+        login_checked(s, j->result, j->home, j->write);
+        session_run(s);
+        settle(s);
+    }
+    authjob_free(j);
+}
+
+/* The session's tick: a failed login's delay is over, or a throttled
+ * transfer may move again. */
+static void session_tick(struct worker_tick *t)
+{
+    struct session *s = (struct session *)(void *)((char *)t - offsetof(struct session, tick));
+    if (s->waiting && !s->auth)
+        login_fail_reply(s);
+    s->throttled = 0;
+    session_run(s);
+    settle(s);
+}
+
 static void cmd_user(struct session *s, const char *arg)
 {
+    char ip[64];
     if (s->login == LOGIN_OK) {
         /* Re-login as anonymous is harmless; switching is not offered. */
-        if (is_anonymous(arg))
+        if (is_anonymous(arg) && s->anonymous)
             REPLY(s, 230, "Already logged in.");
         else
             REPLY(s, 530, "Can't change to another user.");
         return;
     }
-    if (is_anonymous(arg)) {
+    free(s->user);
+    /* Longer than any account name: kept cut, for the logs only. */
+    s->user = strndup(arg, USERS_NAME_MAX + 1);
+    if (!s->user) {
+        s->login = LOGIN_NONE;
+        REPLY(s, 451, "Local error: out of memory.");
+        return;
+    }
+    s->anonymous = 0;
+    if (is_anonymous(arg) && !is_local_user(s, arg)) {
+        if (!cfg_of(s)->anonymous) {
+            /* Not a guess at a password: refused at once, not counted. */
+            log_info("event=login-refused peer=%s session=%u reason=anonymous-disabled",
+                     peer_ip(s, ip, sizeof(ip)), s->id);
+            s->login = LOGIN_NONE;
+            REPLY(s, 530, "This server does not allow anonymous logins.");
+            return;
+        }
+        s->anonymous = 1;
         s->login = LOGIN_USER;
         REPLY(s, 331, "Anonymous login ok, send any password.");
-    } else {
-        /* Same answer as for anonymous, so that user names cannot be
-         * probed; PASS then refuses. */
-        s->login = LOGIN_NONE;
-        REPLY(s, 331, "Please specify the password.");
+        return;
     }
+    /* The same answer for every name, so that names cannot be probed. */
+    s->login = LOGIN_USER;
+    REPLY(s, 331, "Please specify the password.");
+}
+
+/* Keep what the xferlog shows for an anonymous login: the password (by
+ * custom an e-mail address), cut, with anything odd replaced. */
+static void keep_anon_id(struct session *s, const char *pass)
+{
+    size_t n = strnlen(pass, ANON_ID_MAX);
+    free(s->anon_id);
+    s->anon_id = malloc(n + 1);
+    if (!s->anon_id)
+        return;
+    for (size_t i = 0; i < n; i++)
+        s->anon_id[i] = pass[i] > ' ' && pass[i] < 127 ? pass[i] : '_';
+    s->anon_id[n] = '\0';
 }
 
 static void cmd_pass(struct session *s, const char *arg)
 {
-    char addr[64];
-    (void)arg;
+    char ip[64], qu[160];
     if (s->login == LOGIN_OK) {
         REPLY(s, 230, "Already logged in.");
         return;
     }
     if (s->login != LOGIN_USER) {
-        log_warn("event=login-failed peer=%s session=%u", peer_str(s, addr, sizeof(addr)), s->id);
+        log_warn("event=login-failed peer=%s session=%u reason=no-user",
+                 peer_ip(s, ip, sizeof(ip)), s->id);
         REPLY(s, 530, "Login incorrect.");
         return;
     }
-    s->login = LOGIN_OK;
-    log_info("event=login session=%u worker=%d peer=%s user=anonymous", s->id, s->w->id,
-             peer_str(s, addr, sizeof(addr)));
-    REPLY(s, 230, "Login successful.");
+    if (s->anonymous) {
+        keep_anon_id(s, arg);
+        s->login = LOGIN_OK;
+        s->user_rw = 0;
+        log_info("event=login session=%u worker=%d peer=%s user=anonymous", s->id, s->w->id,
+                 peer_str(s, ip, sizeof(ip)));
+        REPLY(s, 230, "Login successful.");
+        return;
+    }
+    /* An address over the limit is not even checked. */
+    if (s->w->srv->authfail) {
+        struct authfail_verdict v;
+        authfail_check(s->w->srv->authfail, (const struct sockaddr *)&s->peer,
+                       worker_clock(), &v);
+        if (v.close) {
+            log_warn("event=login-refused peer=%s session=%u user=%s reason=too-many-failures "
+                     "failures=%u", peer_ip(s, ip, sizeof(ip)), s->id,
+                     log_quote(qu, sizeof(qu), s->user, strlen(s->user)), v.failures);
+            REPLY(s, 421, "Too many failed logins, closing control connection.");
+            closing(s);
+            return;
+        }
+    }
+    struct authjob *j = authjob_new(s->user, arg);
+    if (!j) {
+        REPLY(s, 421, "Local error, try again later.");
+        closing(s);
+        return;
+    }
+    if (s->w->srv->authpool && !s->w->solo) {
+        j->msg.fn = auth_done;
+        j->w = s->w;
+        j->sess = s;
+        s->auth = j;
+        s->waiting = 1;
+        s->w->inflight++;
+        authpool_submit(s->w->srv->authpool, j);
+        return;
+    }
+    authjob_run(j, &s->w->srv->users);
+    login_checked(s, j->result, j->home, j->write);
+    authjob_free(j);
 }
 
 static void cmd_quit(struct session *s, const char *arg)
@@ -964,7 +1324,7 @@ static void cmd_cwd(struct session *s, const char *arg)
     } else if (kind != SYN_NONE || bad) {
         REPLY(s, 550, kind == SYN_NONE ? "No such file or directory." : "Not a directory.");
         return;
-    } else if ((r = vfs_stat(&s->w->srv->vfs, path, &st)) < 0) {
+    } else if ((r = vfs_stat(s->vfs, path, &st)) < 0) {
         reply_errno(s, -r, 0);
         return;
     }
@@ -990,7 +1350,7 @@ static void cmd_cdup(struct session *s, const char *arg)
 
 static void cmd_pasv(struct session *s, const char *arg)
 {
-    const struct ferry_config *cfg = s->w->srv->cfg;
+    const struct ferry_config *cfg = cfg_of(s);
     unsigned char ip[4];
     unsigned port;
     int r;
@@ -1099,7 +1459,7 @@ static void cmd_retr(struct session *s, const char *arg)
         REPLY(s, 550, bad ? "No such file or directory." : "Permission denied.");
         return;
     }
-    fd = vfs_open_file(&s->w->srv->vfs, path, &st);
+    fd = vfs_open_file(s->vfs, path, &st);
     if (fd < 0) {
         reply_errno(s, -fd, 0);
         return;
@@ -1184,7 +1544,7 @@ static void list_common(struct session *s, const char *arg, int fmt)
     }
     if (xfer_prepare(s, X_LIST, path) < 0)
         return;
-    r = listing_open(&s->x->lst, &s->w->srv->vfs, path, fmt, all, s->w->srv->cfg->write);
+    r = listing_open(&s->x->lst, s->vfs, path, fmt, all, write_ok(s));
     if (r < 0) {
         xfer_free(s);
         if (fmt == LISTING_MLSD && r == -ENOTDIR)
@@ -1213,7 +1573,7 @@ static int stat_path(struct session *s, const char *path, struct stat *st)
         syn_stat(st, kind != SYN_FILE, size);
         return 0;
     }
-    return vfs_stat(&s->w->srv->vfs, path, st);
+    return vfs_stat(s->vfs, path, st);
 }
 
 static void cmd_mlst(struct session *s, const char *arg)
@@ -1229,7 +1589,7 @@ static void cmd_mlst(struct session *s, const char *arg)
         return;
     }
     r = listing_format_mlsx(line, sizeof(line), path, &st,
-                            S_ISDIR(st.st_mode) ? "dir" : "file", s->w->srv->cfg->write);
+                            S_ISDIR(st.st_mode) ? "dir" : "file", write_ok(s));
     if (r < 2) {
         REPLY(s, 550, "File name too long.");
         return;
@@ -1311,13 +1671,14 @@ static void store_common(struct session *s, const char *arg, int append)
         REPLY(s, 550, "Permission denied.");
         return;
     }
-    if (!s->w->srv->cfg->write) {
-        REPLY(s, 550, "Permission denied: the server is read-only.");
+    if (!write_ok(s)) {
+        REPLY(s, 550, cfg_of(s)->write ? "Permission denied."
+                                       : "Permission denied: the server is read-only.");
         return;
     }
     if (xfer_prepare(s, X_STOR, path) < 0)
         return;
-    r = vfs_upload_begin(&s->w->srv->vfs, path, mode, rest, &s->x->up);
+    r = vfs_upload_begin(s->vfs, path, mode, rest, &s->x->up);
     if (r < 0) {
         xfer_free(s);
         reply_errno(s, -r, 1);
@@ -1335,11 +1696,13 @@ static void cmd_dele(struct session *s, const char *arg)
     char path[VFS_PATH_MAX];
     if (resolve(s, arg, path, sizeof(path)) < 0 || syn_refuse(s, path))
         return;
-    int r = vfs_unlink(&s->w->srv->vfs, path);
-    if (r < 0)
+    int r = vfs_unlink(s->vfs, path);
+    if (r < 0) {
         reply_errno(s, -r, 1);
-    else
-        REPLY(s, 250, "Delete operation successful.");
+        return;
+    }
+    xferlog_entry(s, path, XFERLOG_DELETE, 0, 0, 1, 1);
+    REPLY(s, 250, "Delete operation successful.");
 }
 
 static void cmd_mkd(struct session *s, const char *arg)
@@ -1347,7 +1710,7 @@ static void cmd_mkd(struct session *s, const char *arg)
     char path[VFS_PATH_MAX], q[VFS_PATH_MAX * 2];
     if (resolve(s, arg, path, sizeof(path)) < 0 || syn_refuse(s, path))
         return;
-    int r = vfs_mkdir(&s->w->srv->vfs, path, 0755);
+    int r = vfs_mkdir(s->vfs, path, 0755);
     if (r < 0)
         reply_errno(s, -r, 1);
     else
@@ -1359,7 +1722,7 @@ static void cmd_rmd(struct session *s, const char *arg)
     char path[VFS_PATH_MAX];
     if (resolve(s, arg, path, sizeof(path)) < 0 || syn_refuse(s, path))
         return;
-    int r = vfs_rmdir(&s->w->srv->vfs, path);
+    int r = vfs_rmdir(s->vfs, path);
     if (r < 0)
         reply_errno(s, -r, 1);
     else
@@ -1374,7 +1737,7 @@ static void cmd_rnfr(struct session *s, const char *arg)
     s->rnfr = NULL;
     if (resolve(s, arg, path, sizeof(path)) < 0 || syn_refuse(s, path))
         return;
-    int r = vfs_stat(&s->w->srv->vfs, path, &st);
+    int r = vfs_stat(s->vfs, path, &st);
     if (r < 0) {
         reply_errno(s, -r, 0);
         return;
@@ -1396,7 +1759,7 @@ static void cmd_rnto(struct session *s, const char *arg)
         return;
     }
     if (resolve(s, arg, path, sizeof(path)) == 0 && !syn_refuse(s, path)) {
-        int r = vfs_rename(&s->w->srv->vfs, from, path);
+        int r = vfs_rename(s->vfs, from, path);
         if (r < 0)
             reply_errno(s, -r, 1);
         else
@@ -1439,7 +1802,7 @@ static void cmd_stat(struct session *s, const char *arg)
         }
         if (resolve(s, p, path, sizeof(path)) < 0)
             return;
-        r = listing_open(&lst, &s->w->srv->vfs, path, LISTING_LS, all, s->w->srv->cfg->write);
+        r = listing_open(&lst, s->vfs, path, LISTING_LS, all, write_ok(s));
         if (r < 0) {
             reply_errno(s, -r, 0);
             return;
@@ -1470,7 +1833,8 @@ static void cmd_stat(struct session *s, const char *arg)
     }
     if (reply_first(&s->out, 211, "FTP server status:") < 0 ||
         reply_inner(&s->out, "Connected to %s", peer_str(s, addr, sizeof(addr))) < 0 ||
-        reply_inner(&s->out, "Logged in as %s", s->login == LOGIN_OK ? "anonymous" : "nobody") < 0 ||
+        reply_inner(&s->out, "Logged in as %s", s->login != LOGIN_OK ? "nobody"
+                    : s->anonymous ? "anonymous" : s->user) < 0 ||
         reply_inner(&s->out, "TYPE: %s", s->type == 'A' ? "ASCII" : "BINARY") < 0 ||
         reply_inner(&s->out, "Session bytes: in %llu, out %llu", s->bytes_in, s->bytes_out) < 0 ||
         reply_inner(&s->out, "ferry %s", FERRY_VERSION) < 0 ||
@@ -1551,7 +1915,21 @@ static const struct cmd *cmd_find(const char *verb)
     return NULL;
 }
 
+static void execute_cmd(struct session *s, const struct cmd *c, const char *verb,
+                        const char *arg);
+
+/* Run one command, timed from its arrival to its reply for the
+ * metrics' latency histogram. */
 static void execute(struct session *s, const struct cmd *c, const char *verb, const char *arg)
+{
+    double t0 = worker_clock();
+    execute_cmd(s, c, verb, arg);
+    double dt = worker_clock() - t0;
+    metrics_command(dt > 0 ? (uint64_t)(dt * 1e9) : 0);
+}
+
+static void execute_cmd(struct session *s, const struct cmd *c, const char *verb,
+                        const char *arg)
 {
     char qv[64], qa[256];
 
@@ -1567,8 +1945,9 @@ static void execute(struct session *s, const struct cmd *c, const char *verb, co
         REPLY(s, 530, "Please login with USER and PASS.");
         return;
     }
-    if ((c->flags & C_WRITE) && !s->w->srv->cfg->write) {
-        REPLY(s, 550, "Permission denied: the server is read-only.");
+    if ((c->flags & C_WRITE) && !write_ok(s)) {
+        REPLY(s, 550, cfg_of(s)->write ? "Permission denied."
+                                       : "Permission denied: the server is read-only.");
         return;
     }
     if ((c->flags & C_ARG) && (!arg || !*arg)) {
@@ -1605,7 +1984,7 @@ static int process_input(struct session *s)
         size_t consumed = 0;
         int r;
 
-        if (s->pend || buf_used(&s->out) >= OUT_HIGH)
+        if (s->pend || s->waiting || buf_used(&s->out) >= OUT_HIGH)
             break;
         if (s->discarding) {
             int done = 0;
@@ -1660,12 +2039,14 @@ static int process_input(struct session *s)
 static void sync_interest(struct session *s)
 {
     struct worker *w = s->w;
-    int want_cmds = !s->closing && !s->pend && buf_used(&s->out) < OUT_HIGH;
-    worker_conn_interest(w, &s->ctrl, want_cmds || s->x != NULL, buf_used(&s->out) > 0);
+    int want_cmds = !s->closing && !s->pend && !s->waiting && buf_used(&s->out) < OUT_HIGH;
+    /* Read interest exactly when session_run() would read: wanting input
+     * that is then left unread makes a level-triggered driver spin. */
+    worker_conn_interest(w, &s->ctrl, want_cmds, buf_used(&s->out) > 0);
     if (s->pasv.fd >= 0)
         worker_conn_interest(w, &s->pasv, 1, 0);
     if (s->data.fd >= 0) {
-        int run = s->x && s->x->state == XS_RUN;
+        int run = s->x && s->x->state == XS_RUN && !s->throttled;
         worker_conn_interest(w, &s->data, run && s->x->kind == X_STOR,
                              run && s->x->kind != X_STOR);
     }
@@ -1696,7 +2077,7 @@ static void session_run(struct session *s)
             break;
         /* Read more commands only when the ones buffered are done (or
          * held), the replies are flowing, and the budget allows. */
-        if (s->ctrl.readable && !s->pend && buf_used(&s->out) < OUT_HIGH) {
+        if (s->ctrl.readable && !s->pend && !s->waiting && buf_used(&s->out) < OUT_HIGH) {
             if (reads == 0) {
                 worker_defer(s->w, &s->ctrl);
                 break;
@@ -1727,6 +2108,13 @@ static void session_destroy(struct session *s)
     data_close_all(s);
     conn_close(s, &s->ctrl);
     tmo_clear(&s->tmo);
+    worker_tick_disarm(&s->tick);
+    /* A password check still out: its answer finds no session. */
+    if (s->auth)
+        s->auth->sess = NULL;
+    if (s->home.rootfd >= 0)
+        vfs_close(&s->home);
+    metrics_session_closed();
     worker_session_unlink(w, s);
     server_release(w->srv, &s->peer);
     log_info("event=disconnect session=%u worker=%d peer=%s bytes_in=%llu bytes_out=%llu",
@@ -1740,6 +2128,8 @@ static void session_destroy(struct session *s)
     }
     free(s->cwd);
     free(s->rnfr);
+    free(s->user);
+    free(s->anon_id);
     free(s);
 }
 
@@ -1775,6 +2165,9 @@ struct session *session_new(struct worker *w, int fd,
     s->w = w;
     s->id = atomic_fetch_add(&w->srv->next_session_id, 1);
     s->type = 'A';   /* RFC 959's default; clients switch to I */
+    s->vfs = &w->srv->vfs;
+    s->home.rootfd = -1;
+    s->tick.fn = session_tick;
     memcpy(&s->peer, peer, peerlen < sizeof(s->peer) ? peerlen : sizeof(s->peer));
     if (getsockname(fd, (struct sockaddr *)&s->local, &llen) < 0) {
         close(fd);
@@ -1787,13 +2180,24 @@ struct session *session_new(struct worker *w, int fd,
     tmo_node_init(&s->tmo);
     (void)io_tune_control(fd);
     s->ctrl.fd = fd;
-    if (worker_conn_add(w, &s->ctrl) < 0) {
+    int r = worker_conn_add(w, &s->ctrl);
+    if (r < 0) {
+        /* The driver cannot watch this descriptor (select(): fd at or
+         * above FD_SETSIZE; epoll: out of watches or memory).  The
+         * client hears why, the server goes on. */
+        static const char msg[] = "421 Server out of resources, try again later.\r\n";
+        log_warn("event=refused worker=%d peer=%s fd=%d reason=%s error=\"%s\"", w->id,
+                 peer_str(s, addr, sizeof(addr)), fd,
+                 r == -EMFILE || r == -ENFILE || r == -ENOSPC ? "fd-limit" : "register-failed",
+                 strerror(-r));
+        (void)io_send(fd, msg, sizeof(msg) - 1);
         close(fd);
         free(s);
         return NULL;
     }
     worker_session_link(w, s);
     atomic_fetch_add(&w->srv->nsessions_total, 1);
+    metrics_session_opened();
     log_info("event=connect session=%u worker=%d peer=%s", s->id, w->id,
              peer_str(s, addr, sizeof(addr)));
     s->ctrl.writable = 1;

@@ -110,8 +110,10 @@ int notify_send(const char *msg)
     if (fd < 0)
         return -errno;
     do {
-        n = sendto(fd, msg, len, MSG_NOSIGNAL, (const struct sockaddr *)&st.addr,
-                   st.addrlen);
+        /* MSG_DONTWAIT: a manager whose queue is full must cost a lost
+         * status line, never a blocked signal-handling thread. */
+        n = sendto(fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT,
+                   (const struct sockaddr *)&st.addr, st.addrlen);
     } while (n < 0 && errno == EINTR);
     r = n < 0 ? -errno : (size_t)n == len ? 1 : -EMSGSIZE;
     close(fd);
