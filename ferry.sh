@@ -9,9 +9,11 @@
 #   ./ferry.sh deps    only install the packages
 #   ./ferry.sh build   only build (into ./build)
 #
-# Environment: FERRY_MODELS (comma list, default: every model) picks the
-# concurrency models the integration tests run against; FERRY_FUZZ_SECONDS
-# bounds each fuzz target (default 30); FERRY_SKIP_DEPS=1 skips apt-get.
+# Environment: FERRY_MODELS (comma list, default "all") picks the
+# concurrency models the integration tests run against in the gcc build;
+# FERRY_ASAN_MODELS (default "libev") those of the sanitizer build;
+# FERRY_FUZZ_SECONDS bounds each fuzz target (default 30);
+# FERRY_SKIP_DEPS=1 skips apt-get.
 set -eu
 
 cd "$(dirname "$0")"
@@ -83,9 +85,11 @@ test)
     status=0
     echo "==> gcc build, -Werror, every test"
     build build
-    meson test -C build --print-errorlogs --verbose --num-processes 1 || status=1
+    FERRY_MODELS=${FERRY_MODELS:-all} \
+        meson test -C build --print-errorlogs --verbose --num-processes 1 || status=1
     echo "==> ASan+UBSan build, every test"
     build build-asan -Db_sanitize=address,undefined -Db_lundef=false
+    FERRY_MODELS=${FERRY_ASAN_MODELS:-libev} \
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         meson test -C build-asan --print-errorlogs --num-processes 1 || status=1
     echo "==> clang build, -Werror, fuzz targets run for ${FERRY_FUZZ_SECONDS:-30}s each"
