@@ -30,7 +30,7 @@ as_root() {
 }
 
 BUILD_PKGS="build-essential meson ninja-build pkg-config libev-dev check libjemalloc-dev libedit-dev libcrypt-dev libinih-dev"
-TEST_PKGS="prometheus python3-prometheus-client clang llvm libclang-rt-14-dev curl lftp wget python3 python3-pytest procps iproute2 valgrind vsftpd systemd"
+TEST_PKGS="prometheus python3-prometheus-client clang llvm libclang-rt-14-dev curl lftp wget python3 python3-pytest procps iproute2 valgrind vsftpd systemd gnuplot-nox"
 
 deps() {
     [ "${FERRY_SKIP_DEPS:-0}" = 1 ] && return 0
@@ -78,7 +78,11 @@ serve)
     mkdir -p srv
     [ -e srv/README.txt ] || printf 'Served by ferry.  Put files in this folder.\n' > srv/README.txt
     echo "ferry.sh: serving $(pwd)/srv on ftp://127.0.0.1:2121/ (try: curl ftp://127.0.0.1:2121/)"
-    exec ./build/src/ferryd --root srv --listen 127.0.0.1:2121
+    # ferryd will not keep root: as root, it serves as nobody (the folder
+    # is opened before the switch; its files need to be world-readable).
+    drop=""
+    [ "$(id -u)" = 0 ] && drop="--user nobody --group nogroup"
+    exec ./build/src/ferryd --root srv --listen 127.0.0.1:2121 $drop
     ;;
 test)
     deps test

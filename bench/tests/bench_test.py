@@ -356,6 +356,8 @@ def start_server(args, tmp, root, port, ipv6=False, tag=""):
     else:
         argv = [args.ferryd, "--root", root, "--listen",
                 ("[::1]:%d" if ipv6 else "127.0.0.1:%d") % port, "--write"]
+        if os.geteuid() == 0:
+            argv.append("--allow-root")   # ferryd refuses root otherwise
     srv = Server(argv, log)
     if wait_banner(host, port, 10 if args.server == "vsftpd" else 5):
         return srv

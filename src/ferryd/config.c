@@ -135,8 +135,9 @@ static const struct opt opts[] = {
     { "chroot", 0, T_BOOL, F(chroot), 0, NULL,
       "confine the process to the root folder after binding" },
     { "allow-root", 0, T_BOOL, F(allow_root), 0, NULL,
-      "running as root is intended: no warning without\n"
-      "user, and user may be root" },
+      "running as root is intended: started as root\n"
+      "without user, or with a user that is root,\n"
+      "ferryd refuses to start otherwise" },
     { "config", 0, T_CONFIG, F(config), 0, "FILE",
       "read options from FILE (key = value, the keys are\n"
       "the long options); the command line overrides it" },

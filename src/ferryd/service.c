@@ -332,15 +332,11 @@ int service_privdrop(struct server *srv, char *err, size_t errlen)
     struct privdrop_opts o = { cfg->user, cfg->group, cfg->chroot ? cfg->root : NULL,
                                cfg->allow_root };
 
-    if (!cfg->user && !cfg->chroot && geteuid() == 0) {
-        /* Root with nothing configured to drop to: said loudly, but not
-         * refused, so that a quick "ferryd --root DIR" as root works;
-         * set user (or allow-root, to silence this) for a service. */
-        if (!cfg->allow_root)
-            log_warn("event=running-as-root hint=\"set user to drop privileges, or "
-                     "allow-root\"");
-        return 0;
-    }
+    /* Root with no user to drop to is refused inside privdrop() unless
+     * allow-root says so: a server that parses hostile bytes must not
+     * keep uid 0 by accident. */
+    if (!cfg->user && !cfg->chroot && geteuid() == 0 && cfg->allow_root)
+        log_warn("event=running-as-root reason=allow-root");
     if (privdrop(&o, err, errlen) < 0)
         return -1;
     if (cfg->user || cfg->chroot)

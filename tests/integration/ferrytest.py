@@ -144,6 +144,10 @@ class Server:
         cmd = [self.binary, "--root", self.root, "--listen", listen]
         if self.model:
             cmd += ["--model", self.model]
+        # As root, ferryd refuses to run without a user to drop to unless
+        # told; tests that test the drop itself pass --user.
+        if os.geteuid() == 0 and "--user" not in self.args:
+            cmd.append("--allow-root")
         return cmd + self.args
 
     def start(self):

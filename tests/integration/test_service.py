@@ -803,10 +803,29 @@ def test_privilege_drop(spawn, tmp_path, chroot, monkeypatch):
     assert "event=privileges-dropped" in s.log()
 
 
-def test_running_as_root_warns(spawn, tmp_path):
+def test_root_refused_unless_allowed(ferryd_bin, tmp_path):
+    """As root with no user to drop to, ferryd refuses to start (exit 1,
+    a clear reason) unless --allow-root says so."""
     if os.geteuid() != 0:
         pytest.skip("not root")
-    s = spawn(root=tmp_path)
+    port = free_port()
+    p = subprocess.run([ferryd_bin, "--root", str(tmp_path), "--listen",
+                        "127.0.0.1:%d" % port], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=20)
+    assert p.returncode != 0
+    assert b"refusing to run as root" in p.stderr, p.stderr
+    # and nothing was left listening
+    probe = socket.socket()
+    try:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+    finally:
+        probe.close()
+
+
+def test_allow_root_runs_and_says_so(spawn, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("not root")
+    s = spawn(root=tmp_path)          # the fixture passes --allow-root as root
+    c = s.login()
+    c.close()
     assert "event=running-as-root" in s.log()
-    t = spawn(root=tmp_path, args=["--allow-root"])
-    assert "event=running-as-root" not in t.log()
