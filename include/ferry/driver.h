@@ -55,6 +55,9 @@ struct model {
      * perclient_run (thread, fork, iterative). */
     int (*run)(struct server *srv, const struct model *m);
     int multi_worker;   /* --workers N applies */
+    int forks;          /* sessions run in child processes: what they share
+                         * with the parent (counters, failed logins) must
+                         * live in shared memory */
 };
 
 /* The model named name, or NULL. */

@@ -1,8 +1,9 @@
 /* metrics: ferryd's counters, rendered in the Prometheus text format
  * (--metrics ADDR:PORT).
  *
- * Counters are per process and updated with relaxed C11 atomics from any
- * thread, without locks.  To keep worker threads from fighting over one
+ * Counters are per process (or, after metrics_share(), shared with the
+ * processes forked later) and updated with relaxed C11 atomics from any
+ * thread or process, without locks.  To keep worker threads from fighting over one
  * cache line, each thread adds to its own shard (chosen by
  * metrics_thread_init()) and rendering sums the shards; a thread that
  * never called it (main, a per-client thread of the thread model) uses
@@ -56,6 +57,10 @@ enum metrics_result { METRICS_OK, METRICS_FAILED, METRICS_ABORTED, METRICS_NRESU
 
 void metrics_set_workers(unsigned n);         /* worker series rendered */
 void metrics_thread_init(unsigned worker);    /* this thread's shard */
+/* Move the counters into a MAP_SHARED mapping, so that processes forked
+ * afterwards (the fork model's children) count into what this process
+ * renders.  Before any fork or metrics_thread_init(); 0 or -1 with errno. */
+int metrics_share(void);
 
 void metrics_session_opened(void);
 void metrics_session_closed(void);

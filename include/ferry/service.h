@@ -40,11 +40,17 @@
  *                   and the users file, reopen the xferlog, READY=1
  *   SIGTERM:     service_stopping(srv)   STOPPING=1, on the first one
  *   the end:     service_unwatch(srv)    before the workers are freed
+ *
+ * The fork model's runner also calls, in each child right after fork(),
+ * service_forked(srv), and for every pid it reaps, service_reaped(): the
+ * metrics server of that model is a process (the parent creates no
+ * thread), and it is the service's to reap.
  */
 #ifndef FERRY_SERVICE_H
 #define FERRY_SERVICE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "ferry/config.h"
 #include "ferry/driver.h"
@@ -88,5 +94,10 @@ void service_ready(struct server *srv);
 double service_tick(struct server *srv);
 void service_reload(struct server *srv);
 void service_stopping(struct server *srv);
+/* Fork model: in a child, close what belongs to the parent's service. */
+void service_forked(struct server *srv);
+/* Fork model: pid was reaped with status; 1 if it was the service's own
+ * (the metrics process, whose unexpected end is logged), 0 if not. */
+int service_reaped(struct server *srv, pid_t pid, int status);
 
 #endif

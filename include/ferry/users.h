@@ -47,7 +47,9 @@
  * lock while hashing.
  *
  * The failed-login table (struct authfail) is shared by all workers: an
- * attacker's connections are spread over them. */
+ * attacker's connections are spread over them.  With the fork model it
+ * lives in shared memory (authfail_new_shared), so the children share it
+ * too. */
 #ifndef FERRY_USERS_H
 #define FERRY_USERS_H
 
@@ -150,6 +152,10 @@ struct authfail;
  * (capacity 0 or above 1 << 24, or a policy with negative times or
  * max_failures 0). */
 struct authfail *authfail_new(unsigned capacity, const struct authfail_policy *p);
+/* The same in one MAP_SHARED mapping with a process-shared, robust
+ * mutex, for the fork model: every child counts into the parent's table.
+ * Create it before the first fork; authfail_free() unmaps it. */
+struct authfail *authfail_new_shared(unsigned capacity, const struct authfail_policy *p);
 void authfail_free(struct authfail *t);
 
 /* Before checking a password (now: CLOCK_MONOTONIC seconds): tells

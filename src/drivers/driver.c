@@ -18,14 +18,14 @@
 #include "ferry/worker.h"
 
 static const struct model models[] = {
-    { "libev",     &driver_libev,    driver_run_workers, 1 },
-    { "libev-lt",  &driver_libev_lt, driver_run_workers, 1 },
-    { "epoll",     &driver_epoll,    driver_run_workers, 1 },
-    { "poll",      &driver_poll,     driver_run_workers, 1 },
-    { "select",    &driver_select,   driver_run_workers, 1 },
-    { "thread",    &driver_poll,     perclient_run,      0 },
-    { "fork",      &driver_poll,     perclient_run,      0 },
-    { "iterative", &driver_poll,     perclient_run,      0 },
+    { "libev",     &driver_libev,    driver_run_workers, 1, 0 },
+    { "libev-lt",  &driver_libev_lt, driver_run_workers, 1, 0 },
+    { "epoll",     &driver_epoll,    driver_run_workers, 1, 0 },
+    { "poll",      &driver_poll,     driver_run_workers, 1, 0 },
+    { "select",    &driver_select,   driver_run_workers, 1, 0 },
+    { "thread",    &driver_poll,     perclient_run,      0, 0 },
+    { "fork",      &driver_poll,     perclient_run,      0, 1 },
+    { "iterative", &driver_poll,     perclient_run,      0, 0 },
 };
 
 const struct model *model_find(const char *name)

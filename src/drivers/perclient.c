@@ -616,6 +616,7 @@ static void child_main(struct perclient *pc, int id, int fd,
         close(pc->reserve_fd);
     free(pc->kids.slot);
     pc->kids.slot = NULL;
+    service_forked(pc->srv);
 
     /* TERM/INT drain this child; HUP means nothing to it; CHLD back to
      * the default (it forks nothing).  The handler is in place before
@@ -711,7 +712,7 @@ static void fork_reap(struct perclient *pc)
         if (child_take(&pc->kids, pid, &c) == 0) {
             server_release(pc->srv, &c.peer);
             log_child_exit(pid, status, &c);
-        } else {
+        } else if (!service_reaped(pc->srv, pid, status)) {
             log_child_exit(pid, status, NULL);
         }
         fd_freed(pc);

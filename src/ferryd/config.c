@@ -497,12 +497,6 @@ int config_validate(const struct ferry_config *c, char *err, size_t errlen)
         snprintf(err, errlen, "unknown model '%s' (known: %s)", c->model, model_names());
         return -1;
     }
-    if (c->metrics && strcmp(c->model, "fork") == 0) {
-        /* Each client is a process of its own: their counters never
-         * reach the process that would serve them. */
-        snprintf(err, errlen, "metrics is not available with model fork");
-        return -1;
-    }
     if (c->chroot && !c->user && !c->allow_root) {
         snprintf(err, errlen, "chroot needs user (or allow-root)");
         return -1;

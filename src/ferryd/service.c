@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ferry/authpool.h"
@@ -60,10 +62,11 @@ struct service {
     int    nsd;
     int   *lfds;
     int    nl, nsets;
-    /* Metrics thread. */
+    /* Metrics thread (or, for the fork model, process). */
     int    mfd, mstop;
     pthread_t mtid;
     int    mthread;
+    pid_t  mpid;                     /* > 0: the metrics process */
     struct mclient *mcl;
     char  *mresp;
     /* Watched workers (the runner's main thread only). */
@@ -273,13 +276,14 @@ static int open_metrics(struct server *srv, char *err, size_t errlen)
     return 0;
 }
 
-static struct authfail *new_authfail(const struct ferry_config *cfg)
+static struct authfail *new_authfail(const struct ferry_config *cfg, const struct model *m)
 {
     struct authfail_policy p = AUTHFAIL_POLICY_DEFAULT;
     p.base_delay = cfg->login_fail_delay;
     p.max_delay = cfg->login_fail_delay * 16;
     p.max_failures = cfg->login_failures;
-    return authfail_new(AUTHFAIL_CAPACITY, &p);
+    return m->forks ? authfail_new_shared(AUTHFAIL_CAPACITY, &p)
+                    : authfail_new(AUTHFAIL_CAPACITY, &p);
 }
 
 int service_open(struct server *srv, const struct model *m, char *err, size_t errlen)
@@ -312,9 +316,14 @@ int service_open(struct server *srv, const struct model *m, char *err, size_t er
         users_current_set(&srv->users, t);
         log_info("event=users-loaded file=%s accounts=%u", cfg->users, users_count(t));
     }
-    srv->authfail = new_authfail(cfg);
+    srv->authfail = new_authfail(cfg, m);
     if (!srv->authfail) {
-        snprintf(err, errlen, "failed-login table: %s", strerror(ENOMEM));
+        snprintf(err, errlen, "failed-login table: %s", strerror(errno));
+        return -1;
+    }
+    /* Fork model: the children count into what the parent renders. */
+    if (m->forks && cfg->metrics && metrics_share() < 0) {
+        snprintf(err, errlen, "shared metrics: %s", strerror(errno));
         return -1;
     }
     if (cfg->xferlog && !(srv->xferlog = xferlog_open(cfg->xferlog, 0))) {
@@ -465,6 +474,32 @@ static void *metrics_main(void *arg)
     return NULL;
 }
 
+/* Fork model: the parent creates no thread (threads and fork() do not
+ * mix: a child would inherit locks held by a thread it does not have),
+ * so the metrics server is a process of its own, forked before any
+ * client, rendering the shared counters.  It keeps only its two
+ * descriptors: in particular not the FTP listeners, which must stop
+ * taking clients when the parent closes them on drain. */
+static void metrics_process(struct service *svc) __attribute__((noreturn));
+static void metrics_process(struct service *svc)
+{
+    int lo = svc->mfd < svc->mstop ? svc->mfd : svc->mstop;
+    int hi = svc->mfd < svc->mstop ? svc->mstop : svc->mfd;
+
+    /* Gone with the parent, whatever way it ends. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        _exit(0);
+    prctl(PR_SET_NAME, "ferryd-metrics");
+    if (lo > 3)
+        close_range(3, (unsigned)lo - 1, 0);
+    if (hi > lo + 1)
+        close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+    close_range((unsigned)hi + 1, ~0U, 0);
+    metrics_main(svc);
+    _exit(0);
+}
+
 static int start_metrics(struct service *svc, char *err, size_t errlen)
 {
     int r;
@@ -477,6 +512,18 @@ static int start_metrics(struct service *svc, char *err, size_t errlen)
     }
     for (int i = 0; i < METRICS_CLIENTS; i++)
         svc->mcl[i].fd = -1;
+    if (svc->m->forks) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            snprintf(err, errlen, "metrics process: %s", strerror(errno));
+            return -1;
+        }
+        if (pid == 0)
+            metrics_process(svc);
+        svc->mpid = pid;
+        log_info("event=metrics-process pid=%d", (int)pid);
+        return 0;
+    }
     r = pthread_create(&svc->mtid, NULL, metrics_main, svc);
     if (r != 0) {
         snprintf(err, errlen, "metrics thread: %s", strerror(r));
@@ -514,6 +561,56 @@ int service_start(struct server *srv, const struct model *m, char *err, size_t e
     return 0;
 }
 
+/* The metrics process shares the stop eventfd: one write ends it.  It
+ * is waited for a bounded time, then killed. */
+static void stop_metrics_process(struct service *svc)
+{
+    uint64_t one = 1;
+    (void)!write(svc->mstop, &one, sizeof(one));
+    for (int i = 0; i < 200; i++) {
+        pid_t r = waitpid(svc->mpid, NULL, WNOHANG);
+        if (r == svc->mpid || (r < 0 && errno != EINTR))
+            break;
+        if (i == 199) {
+            kill(svc->mpid, SIGKILL);
+            (void)waitpid(svc->mpid, NULL, 0);
+            break;
+        }
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    svc->mpid = 0;
+}
+
+int service_reaped(struct server *srv, pid_t pid, int status)
+{
+    struct service *svc = srv->svc;
+    if (!svc || svc->mpid <= 0 || pid != svc->mpid)
+        return 0;
+    /* It ends only when told to; anything else is worth saying. */
+    if (WIFSIGNALED(status))
+        log_error("event=metrics-exit pid=%d signal=%d", (int)pid, WTERMSIG(status));
+    else
+        log_error("event=metrics-exit pid=%d status=%d", (int)pid, WEXITSTATUS(status));
+    svc->mpid = 0;
+    return 1;
+}
+
+void service_forked(struct server *srv)
+{
+    struct service *svc = srv->svc;
+    if (!svc)
+        return;
+    /* A session's process has no use for the metrics socket, and must not
+     * keep it (or the metrics process's stop event) alive. */
+    if (svc->mfd >= 0)
+        close(svc->mfd);
+    if (svc->mstop >= 0)
+        close(svc->mstop);
+    svc->mfd = svc->mstop = -1;
+    svc->mpid = 0;
+}
+
 void service_fini(struct server *srv)
 {
     struct service *svc = srv->svc;
@@ -525,6 +622,8 @@ void service_fini(struct server *srv)
         (void)!write(svc->mstop, &one, sizeof(one));
         pthread_join(svc->mtid, NULL);
     }
+    if (svc->mpid > 0)
+        stop_metrics_process(svc);
     if (svc->mstop >= 0)
         close(svc->mstop);
     if (svc->mfd >= 0)

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define CACHE_LINE 64
 #define NBUCKETS   16                      /* finite upper bounds; +Inf extra */
@@ -43,8 +44,16 @@ struct worker_counter {
     atomic_uint_fast64_t iterations;
 } __attribute__((aligned(CACHE_LINE)));
 
-static struct shard shards[METRICS_SHARDS];
-static struct worker_counter workers[METRICS_MAX_WORKERS];
+/* In this process's memory, or after metrics_share() in one shared
+ * mapping that forked children update and the parent renders. */
+struct counters {
+    struct shard sh[METRICS_SHARDS];
+    struct worker_counter wk[METRICS_MAX_WORKERS];
+};
+static struct counters local;
+static struct counters *ctr = &local;
+#define shards  (ctr->sh)
+#define workers (ctr->wk)
 static atomic_uint nworkers;
 static _Thread_local struct shard *my_shard;
 
@@ -66,6 +75,26 @@ static uint64_t get(atomic_uint_fast64_t *c)
 void metrics_set_workers(unsigned n)
 {
     atomic_store(&nworkers, n < METRICS_MAX_WORKERS ? n : METRICS_MAX_WORKERS);
+}
+
+int metrics_share(void)
+{
+    struct counters *m;
+
+    if (ctr != &local)
+        return 0;
+    if (!atomic_is_lock_free(&local.sh[0].bytes_in)) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return -1;
+    /* Lock-free atomics work across processes on a shared mapping; the
+     * counts so far come along (nothing else runs yet). */
+    memcpy(m, &local, sizeof(*m));
+    ctr = m;
+    return 0;
 }
 
 void metrics_thread_init(unsigned worker)

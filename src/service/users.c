@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -500,6 +501,7 @@ struct authfail {
     struct af_entry *e;
     uint32_t  cap, used, freelist;
     uint32_t  head, tail;    /* oldest and newest last failure */
+    size_t    maplen;        /* > 0: one MAP_SHARED mapping (fork model) */
 };
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -634,21 +636,63 @@ static uint32_t lookup(struct authfail *t, const struct af_key *k, double now)
     return i;
 }
 
+static int policy_ok(unsigned capacity, const struct authfail_policy *p)
+{
+    if (capacity == 0 || capacity > (1u << 24) || p->base_delay < 0 ||
+        p->max_delay < 0 || p->window < 0 || p->max_failures == 0) {
+        errno = EINVAL;
+        return 0;
+    }
+    return 1;
+}
+
+static uint32_t buckets_for(unsigned capacity)
+{
+    uint32_t nb = 1;
+    while (nb < 2 * capacity)
+        nb <<= 1;
+    return nb;
+}
+
+/* Fill a table whose bucket and entry arrays are in place (zeroed). */
+static void table_init(struct authfail *t, unsigned capacity, uint32_t nb,
+                       const struct authfail_policy *p)
+{
+    uint32_t i;
+
+    if (getrandom(&t->k0, sizeof(t->k0), 0) != (ssize_t)sizeof(t->k0) ||
+        getrandom(&t->k1, sizeof(t->k1), 0) != (ssize_t)sizeof(t->k1)) {
+        /* No entropy source: a weaker key still spreads honest traffic. */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        t->k0 = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
+        t->k1 = (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)t;
+    }
+    t->p = *p;
+    t->mask = nb - 1;
+    t->cap = capacity;
+    t->used = 0;
+    for (i = 0; i < nb; i++)
+        t->bucket[i] = NIL;
+    for (i = 0; i < capacity; i++) {
+        t->e[i].hnext = i + 1 < capacity ? i + 1 : NIL;
+        t->e[i].prev = t->e[i].next = NIL;
+    }
+    t->freelist = 0;
+    t->head = t->tail = NIL;
+}
+
 struct authfail *authfail_new(unsigned capacity, const struct authfail_policy *p)
 {
     static const struct authfail_policy def = AUTHFAIL_POLICY_DEFAULT;
     struct authfail *t;
-    uint32_t nb = 1, i;
+    uint32_t nb;
 
     if (!p)
         p = &def;
-    if (capacity == 0 || capacity > (1u << 24) || p->base_delay < 0 ||
-        p->max_delay < 0 || p->window < 0 || p->max_failures == 0) {
-        errno = EINVAL;
+    if (!policy_ok(capacity, p))
         return NULL;
-    }
-    while (nb < 2 * capacity)
-        nb <<= 1;
+    nb = buckets_for(capacity);
     t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
@@ -660,23 +704,7 @@ struct authfail *authfail_new(unsigned capacity, const struct authfail_policy *p
         errno = ENOMEM;
         goto fail;
     }
-    if (getrandom(&t->k0, sizeof(t->k0), 0) != (ssize_t)sizeof(t->k0) ||
-        getrandom(&t->k1, sizeof(t->k1), 0) != (ssize_t)sizeof(t->k1)) {
-        /* No entropy source: a weaker key still spreads honest traffic. */
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        t->k0 = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
-        t->k1 = (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)t;
-    }
-    t->p = *p;
-    t->mask = nb - 1;
-    for (i = 0; i < nb; i++)
-        t->bucket[i] = NIL;
-    for (i = 0; i < capacity; i++)
-        t->e[i].hnext = i + 1 < capacity ? i + 1 : NIL;
-    t->freelist = 0;
-    t->cap = capacity;
-    t->head = t->tail = NIL;
+    table_init(t, capacity, nb, p);
     return t;
 
 fail:
@@ -686,11 +714,72 @@ fail:
     return NULL;
 }
 
+struct authfail *authfail_new_shared(unsigned capacity, const struct authfail_policy *p)
+{
+    static const struct authfail_policy def = AUTHFAIL_POLICY_DEFAULT;
+    pthread_mutexattr_t a;
+    struct authfail *t;
+    size_t head, len;
+    uint32_t nb;
+    void *m;
+    int r;
+
+    if (!p)
+        p = &def;
+    if (!policy_ok(capacity, p))
+        return NULL;
+    nb = buckets_for(capacity);
+    /* One mapping, the arrays after the header, so that the pointers
+     * inside stay valid in every process forked from this one. */
+    head = (sizeof(*t) + 63) & ~(size_t)63;
+    len = head + (size_t)capacity * sizeof(*t->e) + (size_t)nb * sizeof(*t->bucket);
+    m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    t = m;
+    t->e = (struct af_entry *)(void *)((char *)m + head);
+    t->bucket = (uint32_t *)(void *)(t->e + capacity);
+    t->maplen = len;
+    /* Robust: a child killed while it holds the lock (SIGKILL at the
+     * drain deadline) must not leave every other process stuck. */
+    if ((r = pthread_mutexattr_init(&a)) != 0)
+        goto fail;
+    if ((r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED)) != 0 ||
+        (r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST)) != 0 ||
+        (r = pthread_mutex_init(&t->lock, &a)) != 0) {
+        pthread_mutexattr_destroy(&a);
+        goto fail;
+    }
+    pthread_mutexattr_destroy(&a);
+    table_init(t, capacity, nb, p);
+    return t;
+
+fail:
+    munmap(m, len);
+    errno = r;
+    return NULL;
+}
+
+/* Lock the table.  A shared table's owner may have died holding it, in
+ * the middle of an update: the table is then emptied (forgetting some
+ * failures is the lesser harm) and made consistent again. */
+static void af_lock(struct authfail *t)
+{
+    if (pthread_mutex_lock(&t->lock) == EOWNERDEAD) {
+        table_init(t, t->cap, t->mask + 1, &t->p);
+        pthread_mutex_consistent(&t->lock);
+    }
+}
+
 void authfail_free(struct authfail *t)
 {
     if (!t)
         return;
     pthread_mutex_destroy(&t->lock);
+    if (t->maplen) {
+        munmap(t, t->maplen);
+        return;
+    }
     free(t->bucket);
     free(t->e);
     free(t);
@@ -713,7 +802,7 @@ void authfail_check(struct authfail *t, const struct sockaddr *peer, double now,
     uint32_t i;
 
     key_of(peer, &k);
-    pthread_mutex_lock(&t->lock);
+    af_lock(t);
     expire(t, now, EXPIRE_PER_CALL);
     i = lookup(t, &k, now);
     v->failures = i == NIL ? 0 : t->e[i].failures;
@@ -729,7 +818,7 @@ void authfail_failed(struct authfail *t, const struct sockaddr *peer, double now
     uint32_t i;
 
     key_of(peer, &k);
-    pthread_mutex_lock(&t->lock);
+    af_lock(t);
     expire(t, now, EXPIRE_PER_CALL);
     i = lookup(t, &k, now);
     if (i == NIL) {
@@ -762,7 +851,7 @@ unsigned authfail_size(struct authfail *t, double now)
 {
     unsigned n;
 
-    pthread_mutex_lock(&t->lock);
+    af_lock(t);
     expire(t, now, UINT32_MAX);
     n = t->used;
     pthread_mutex_unlock(&t->lock);

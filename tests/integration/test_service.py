@@ -241,8 +241,6 @@ def test_check_config(ferryd_bin, tmp_path, users_root):
          r"no-such-user-ferry"),
         (["--root", str(root), "--xferlog", str(tmp_path / "nodir" / "x")],
          r"xferlog"),
-        (["--root", str(root), "--model", "fork", "--metrics",
-          "127.0.0.1:9"], r"metrics"),
     ]
     for args, pattern in failures:
         p = ferryd_run(ferryd_bin, *args, "--check-config")
@@ -404,6 +402,28 @@ def test_failed_login_delay_and_close(spawn, users_root):
                      ("127.0.0.1", "3")], log[-3000:]
     assert re.search(r"event=login-refused peer=127\.0\.0\.1 .*"
                      r"reason=too-many-failures", log)
+
+
+def test_fork_failed_logins_counted_per_address(spawn, users_root):
+    """With a process per client, failures on separate connections still
+    add up per address (the table is in shared memory)."""
+    root, users = users_root
+    s = spawn(root=root, model="fork",
+              args=["--users", str(users), "--login-fail-delay", "0",
+                    "--max-login-failures", "3"])
+    for n in (1, 2):
+        code, lines, c = try_login(s, "alice", "wrong-%d" % n)
+        assert code == 530, lines
+        c.close()
+    code, lines, c = try_login(s, "alice", "wrong-3")
+    assert code == 421, lines
+    c.close()
+    code, lines, c = try_login(s, "alice", PASSWORDS["alice"])
+    assert code == 421, lines
+    c.close()
+    fails = re.findall(r"event=login-failed peer=127\.0\.0\.1 session=\d+ "
+                       r"user=alice failures=(\d+)", s.log())
+    assert fails == ["1", "2", "3"], s.log()[-3000:]
 
 
 def test_logins_are_checked_concurrently(spawn, users_root):
@@ -623,6 +643,49 @@ def test_metrics_scraped_and_counters_move(spawn, tmp_path, users_root):
     stuck.close()
 
 
+def test_fork_metrics_count_every_child(spawn, tmp_path, users_root):
+    """--metrics with the fork model: the children's counters reach the
+    endpoint, served by a process of its own that ends with the server."""
+    root, users = users_root
+    mport = free_port()
+    s = spawn(root=root, write=True, model="fork",
+              args=["--metrics", "127.0.0.1:%d" % mport, "--users", str(users),
+                    "--login-fail-delay", "0"])
+    m = wait_log(s, r"event=metrics-process pid=(\d+)")
+    assert m
+    mpid = int(re.search(r"event=metrics-process pid=(\d+)", s.log()).group(1))
+    before = metric_values(scrape(mport)[1])
+    c = s.login()
+    got, (rc, _) = retr(c, "top.txt")
+    assert rc == 226
+    assert c.transfer_out("STOR f.bin", b"f" * 3000)[0] == 226
+    code, _, bad = try_login(s, "alice", "wrong")
+    assert code == 530
+    bad.close()
+    c.close()
+    # the children have ended (and counted their sessions as closed)
+    assert wait_until(lambda: metric_values(scrape(mport)[1]).get(
+        ("ferry_sessions", frozenset()), -1) == 0)
+    after = metric_values(scrape(mport)[1])
+
+    def delta(name, **labels):
+        k = (name, frozenset(labels.items()))
+        return after.get(k, 0) - before.get(k, 0)
+
+    assert delta("ferry_sessions_total") == 2
+    assert delta("ferry_logins_failed_total") == 1
+    assert delta("ferry_bytes_out_total") >= len(got)
+    assert delta("ferry_bytes_in_total") == 3000
+    assert delta("ferry_transfers_total", result="ok", kind="retr") == 1
+    assert delta("ferry_transfers_total", result="ok", kind="stor") == 1
+    # the metrics process holds no FTP listener, and goes with the server
+    own = set(os.listdir("/proc/%d/fd" % mpid))
+    assert len(own) <= 5, own
+    s.stop()
+    assert wait_until(lambda: not os.path.exists("/proc/%d" % mpid) or
+                      open("/proc/%d/stat" % mpid).read().split()[2] == "Z")
+
+
 # -- reload and drain ---------------------------------------------------------
 
 def test_sighup_reloads_config_and_users_without_dropping(spawn, tmp_path,
@@ -731,7 +794,8 @@ def test_socket_activation(ferryd_bin, tmp_path, workers):
          "-E", "NOTIFY_SOCKET=%s" % n.path,
          ferryd_bin, "--root", str(root), "--workers", str(workers),
          # ignored: the passed socket is served instead
-         "--listen", "127.0.0.1:1"],
+         "--listen", "127.0.0.1:1"] +
+        (["--allow-root"] if os.geteuid() == 0 else []),
         stdout=log, stderr=log)
     try:
         # systemd-socket-activate starts ferryd on the first connection

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static char buf[METRICS_RENDER_MAX];
 static char resp[METRICS_RENDER_MAX + METRICS_HTTP_HEADER_MAX];
@@ -162,6 +164,38 @@ START_TEST(test_concurrent_updates_are_exact)
 }
 END_TEST
 
+/* The fork model: children count, the parent renders. */
+START_TEST(test_shared_counters_across_fork)
+{
+    int status;
+
+    metrics_reset();
+    metrics_set_workers(0);
+    metrics_bytes_in(7);                          /* before: kept */
+    ck_assert_int_eq(metrics_share(), 0);
+    ck_assert_int_eq(metrics_share(), 0);         /* idempotent */
+    for (int i = 0; i < 5; i++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            metrics_session_opened();
+            metrics_bytes_out(100);
+            metrics_transfer(METRICS_RETR, METRICS_OK);
+            metrics_session_closed();
+            _exit(0);
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    metrics_render(buf, sizeof(buf));
+    has_line(buf, "ferry_sessions_total 5");
+    has_line(buf, "ferry_sessions 0");
+    has_line(buf, "ferry_bytes_out_total 500");
+    has_line(buf, "ferry_bytes_in_total 7");
+    has_line(buf, "ferry_transfers_total{result=\"ok\",kind=\"retr\"} 5");
+}
+END_TEST
+
 /* ---- HTTP ---- */
 
 static ssize_t respond(const char *req)
@@ -282,6 +316,7 @@ static Suite *metrics_suite(void)
     TCase *http = tcase_create("http");
 
     tcase_add_test(tc, test_render_after_updates);
+    tcase_add_test(tc, test_shared_counters_across_fork);
     tcase_add_test(tc, test_render_reports_size_needed);
     tcase_add_test(tc, test_render_max_workers_fits);
     tcase_add_test(tc, test_concurrent_updates_are_exact);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 static char dir[64];
 static char file[128];
@@ -420,6 +421,36 @@ START_TEST(test_authfail_many_addresses_churn)
 }
 END_TEST
 
+/* The fork model: each child counts into the table its parent made. */
+START_TEST(test_authfail_shared_across_fork)
+{
+    struct authfail_policy p = { 0.5, 8, 10, 900 };
+    struct authfail *t = authfail_new_shared(16, &p);
+    struct sockaddr_storage a = v4("203.0.113.9");
+    struct authfail_verdict v;
+    int status;
+
+    ck_assert_ptr_nonnull(t);
+    for (int i = 0; i < 4; i++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            authfail_failed(t, SA(a), 10 + i, &v);
+            _exit(v.failures == (unsigned)i + 1 ? 0 : 1);
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    authfail_check(t, SA(a), 20, &v);
+    ck_assert_uint_eq(v.failures, 4);
+    ck_assert_uint_eq(authfail_size(t, 20), 1);
+    authfail_failed(t, SA(a), 21, &v);
+    ck_assert_uint_eq(v.failures, 5);
+    ck_assert(v.delay == 8);                     /* 0.5 doubled, capped */
+    authfail_free(t);
+}
+END_TEST
+
 START_TEST(test_authfail_bad_arguments)
 {
     const struct authfail_policy bad = { 1.0, 16.0, 0, 10.0 };
@@ -455,6 +486,7 @@ static Suite *users_suite(void)
     tcase_add_test(af, test_authfail_full_table_evicts_oldest);
     tcase_add_test(af, test_authfail_many_addresses_churn);
     tcase_add_test(af, test_authfail_bad_arguments);
+    tcase_add_test(af, test_authfail_shared_across_fork);
     suite_add_tcase(s, af);
     return s;
 }
