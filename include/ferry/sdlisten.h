@@ -5,8 +5,10 @@
  * 3, 4, ... and sets LISTEN_PID (the pid they are meant for),
  * LISTEN_FDS (how many) and optionally LISTEN_FDNAMES (colon-separated
  * names from FileDescriptorName=).  systemd and systemd-socket-activate
- * both do this.  ferry reads the variables itself; libsystemd is not
- * needed for three environment variables.
+ * both do this.  Built with libsystemd (-Dsystemd=auto finds it), ferry
+ * reads them with sd_listen_fds_with_names(3); without it, with a reader
+ * of its own that follows the same rules.  Either way every socket is
+ * then validated here.
  *
  * How ferryd uses it, in main() before any thread starts and before it
  * opens any other descriptor (fds 3.. belong to the manager's sockets):

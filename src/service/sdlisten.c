@@ -1,4 +1,5 @@
-/* sdlisten: socket activation without libsystemd.  See
+/* sdlisten: socket activation, through libsystemd when ferry is built
+ * with it (-Dsystemd), by reading the variables itself otherwise.  See
  * include/ferry/sdlisten.h. */
 #include "ferry/sdlisten.h"
 
@@ -10,21 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A decimal number with no sign, no junk and no overflow. */
-static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
-{
-    char *end;
-    unsigned long v;
-
-    if (!s || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno || *end || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
+#ifdef FERRY_HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 static int check_socket(struct sdlisten_fd *s, char *err, size_t errlen)
 {
@@ -74,6 +63,61 @@ static int check_socket(struct sdlisten_fd *s, char *err, size_t errlen)
         snprintf(err, errlen, "passed descriptor %d: fcntl: %s", s->fd, strerror(errno));
         return -1;
     }
+    return 0;
+}
+
+#ifdef FERRY_HAVE_LIBSYSTEMD
+/* libsystemd's reading of the variables (LISTEN_PID checked, names split,
+ * FD_CLOEXEC set); the sockets are then validated as below. */
+static int take(struct sdlisten_fd *out, int max, char *err, size_t errlen)
+{
+    char **names = NULL;
+    int n, i, r = 0;
+
+    n = sd_listen_fds_with_names(0, &names);
+    if (n < 0) {
+        snprintf(err, errlen, "bad LISTEN_PID, LISTEN_FDS or LISTEN_FDNAMES: %s",
+                 strerror(-n));
+        return -1;
+    }
+    if (n > max) {
+        snprintf(err, errlen, "%d sockets passed, at most %d supported", n, max < 0 ? 0 : max);
+        r = -1;
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        struct sdlisten_fd *s = &out[i];
+        const char *name = names && names[i] && *names[i] ? names[i] : "unknown";
+
+        memset(s, 0, sizeof(*s));
+        s->fd = SD_LISTEN_FDS_START + i;
+        snprintf(s->name, sizeof(s->name), "%s", name);
+        if (check_socket(s, err, errlen) < 0) {
+            r = -1;
+            goto out;
+        }
+    }
+    r = n;
+out:
+    for (i = 0; names && names[i]; i++)
+        free(names[i]);
+    free(names);
+    return r;
+}
+#else
+/* A decimal number with no sign, no junk and no overflow. */
+static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (!s || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno || *end || v > max)
+        return -1;
+    *out = v;
     return 0;
 }
 
@@ -149,6 +193,7 @@ static int take(struct sdlisten_fd *out, int max, char *err, size_t errlen)
     }
     return (int)n;
 }
+#endif
 
 int sdlisten_take(struct sdlisten_fd *out, int max, char *err, size_t errlen)
 {
