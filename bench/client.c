@@ -100,12 +100,17 @@ static void close_data(struct client *c)
 static void close_conn(struct client *c)
 {
     struct worker *w = c->w;
-    close_data(c);
+    /* The control connection first: a server that sees the data
+     * connection end while the session lives must take an upload as
+     * complete (stream mode has no other end marker), so closing the
+     * data side first would store a request cut off here as a short
+     * file. */
     if (c->fd >= 0) {
         ev_io_stop(w->loop, &c->cio);
         close(c->fd);
         c->fd = -1;
     }
+    close_data(c);
     if (c->logged) {
         c->logged = 0;
         LIVE_SUB(w->live.conns, 1);

@@ -355,7 +355,7 @@ def start_server(args, tmp, root, port, ipv6=False, tag=""):
         argv = [find_vsftpd(), vsftpd_conf(tmp, root, port, ipv6)]
     else:
         argv = [args.ferryd, "--root", root, "--listen",
-                ("[::1]:%d" if ipv6 else "127.0.0.1:%d") % port, "--write"]
+                ("[::1]:%d" if ipv6 else "127.0.0.1:%d") % port, "--write", "--anon-write"]
         if os.geteuid() == 0:
             argv.append("--allow-root")   # ferryd refuses root otherwise
     srv = Server(argv, log)

@@ -22,6 +22,7 @@ struct ferry_config {
     int         write;                /* --write: uploads and changes allowed */
     const char *users;                /* --users FILE: local accounts */
     int         anonymous;            /* anonymous login allowed (--no-anonymous) */
+    int         anon_write;           /* with write: anonymous may change files too */
     unsigned    pasv_lo, pasv_hi;     /* passive port range; 0,0 = any */
     const char *pasv_address;         /* address advertised by PASV (NAT) */
     unsigned    max_clients;          /* 0 = no limit other than fds */

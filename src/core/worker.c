@@ -35,6 +35,11 @@ static void ip_key(const struct sockaddr_storage *ss, struct in6_addr *k)
         memcpy(&k->s6_addr[12], &((const struct sockaddr_in *)ss)->sin_addr, 4);
     } else if (ss->ss_family == AF_INET6) {
         *k = ((const struct sockaddr_in6 *)ss)->sin6_addr;
+        /* A host usually gets a whole /64: count the block, as the
+         * failed-login table does, or --max-per-ip is one address away
+         * from useless. */
+        if (!IN6_IS_ADDR_V4MAPPED(k))
+            memset(&k->s6_addr[8], 0, 8);
     }
 }
 

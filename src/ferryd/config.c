@@ -79,7 +79,11 @@ static const struct opt opts[] = {
       "passes the listening sockets)" },
     { "write", 'w', T_BOOL, F(write), 0, NULL,
       "allow uploads and changes (STOR, APPE, DELE, MKD,\n"
-      "RMD, RNFR/RNTO); read-only without it" },
+      "RMD, RNFR/RNTO) to local users with perms rw;\n"
+      "read-only without it" },
+    { "anon-write", 0, T_BOOL, F(anon_write), 0, NULL,
+      "with --write, anonymous sessions may upload and\n"
+      "change files too (off: anonymous is read-only)" },
     { "users", 0, T_STR, F(users), 0, "FILE",
       "local accounts, name:crypt-hash:home:perms per line" },
     { "no-anonymous", 0, T_NOBOOL, F(anonymous), 0, NULL,
@@ -91,7 +95,8 @@ static const struct opt opts[] = {
     { "max-clients", 0, T_UINT, F(max_clients), UINT_MAX, "N",
       "control connections in all (default 0: no limit)" },
     { "max-per-ip", 0, T_UINT, F(max_per_ip), UINT_MAX, "N",
-      "connections per client address (default 0: none)" },
+      "connections per client address, an IPv6 /64\n"
+      "counting as one (default 0: none)" },
     { "rate-limit", 0, T_RATE, F(rate_limit), 0, "BYTES",
       "bytes per second per session, for downloads and\n"
       "uploads; suffixes K, M, G (binary); default 0: none" },

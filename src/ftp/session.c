@@ -162,12 +162,16 @@ static const struct ferry_config *cfg_of(const struct session *s)
     return s->w->cfg;
 }
 
-/* May this login change files?  --write for everyone, and perms rw for a
- * local user.  Read per command, so a reload that turns --write on or off
- * applies to sessions already logged in. */
+/* May this login change files?  --write, and then perms rw for a local
+ * user, --anon-write for anonymous: an admin who turns writes on for
+ * accounts must not open the root to anyone by the same switch.  Read per
+ * command, so a reload that turns either on or off applies to sessions
+ * already logged in. */
 static int write_ok(const struct session *s)
 {
-    return s->login == LOGIN_OK && cfg_of(s)->write && (s->anonymous || s->user_rw);
+    const struct ferry_config *cfg = cfg_of(s);
+    return s->login == LOGIN_OK && cfg->write &&
+           (s->anonymous ? cfg->anon_write : s->user_rw);
 }
 
 /* ---- worker list hooks --------------------------------------------- */
@@ -378,13 +382,16 @@ static void pasv_accept(struct session *s)
             return;
         }
         if (fd < 0) {
-            if (fd == -EMFILE || fd == -ENFILE) {
-                /* Leave it queued; the data timeout ends the wait. */
-                s->pasv.readable = 0;
-                log_warn("event=data-accept-failed session=%u error=\"%s\"", s->id,
-                         strerror(-fd));
-            }
-            continue;
+            /* These concern one connection, which the kernel dropped. */
+            if (fd == -ECONNABORTED || fd == -EPROTO || fd == -EPERM)
+                continue;
+            /* Out of descriptors or memory: the error would repeat on
+             * every try, so trying again now would spin.  Leave the
+             * connection queued; the data timeout ends the wait. */
+            s->pasv.readable = 0;
+            log_warn("event=data-accept-failed session=%u error=\"%s\"", s->id,
+                     strerror(-fd));
+            return;
         }
         /* Passive-port hijacking: only the client's own host may connect
          * to the port it was given. */

@@ -264,7 +264,7 @@ class FerrydServer:
         for _ in range(3):           # a free port may be taken meanwhile
             self.port = free_port(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
             args = [FERRYD, "--root", str(self.root), "--listen",
-                    f"{self.hostport()}"] + (["--write"] if write else []) + \
+                    f"{self.hostport()}"] + (["--write", "--anon-write"] if write else []) + \
                 (["--allow-root"] if os.geteuid() == 0 else []) + self.extra
             self.log = open(base / f"ferryd-{self.port}.log", "wb")
             self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,

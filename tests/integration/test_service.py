@@ -185,6 +185,7 @@ def test_config_file_and_command_line_override(spawn, tmp_path):
     conf.write_text("# test\n"
                     "listen = 127.0.0.1:1\n"
                     "write = yes\n"
+                    "anon-write = yes\n"
                     "max-per-ip = 1\n"
                     "idle-timeout = 120 ; comment\n")
     s = spawn(root=root, args=["--config", str(conf), "--max-per-ip", "3"])
@@ -361,6 +362,35 @@ def test_wrong_password_locked_and_unknown_users(ferry, users_root):
                           s.log(), re.M)) == 5
     # a good login afterwards is not refused
     login(s, "alice", PASSWORDS["alice"]).close()
+
+
+def test_write_leaves_anonymous_read_only_without_anon_write(spawn, users_root):
+    """--write opens changes to local users with perms rw; anonymous
+    sessions stay read-only unless --anon-write says otherwise."""
+    root, users = users_root
+    s = spawn(root=root, args=["--users", str(users), "--write"])
+    anon = s.login()
+    data = anon.open_data()
+    code, lines = anon.do("STOR /anon.bin")
+    data.close()
+    assert code in (450, 530, 532, 550, 553), lines
+    for cmd in ("MKD /anon-dir", "DELE /top.txt", "RNFR /top.txt"):
+        code, lines = anon.do(cmd)
+        assert code in (450, 530, 532, 550, 553), (cmd, lines)
+    anon.close()
+    assert not (root / "anon.bin").exists() and not (root / "anon-dir").exists()
+    assert (root / "top.txt").exists()
+    a = login(s, "alice", PASSWORDS["alice"])
+    code, lines = a.transfer_out("STOR alice-up.bin", b"a" * 100)
+    assert code == 226, lines
+    a.close()
+    assert (root / "alice" / "alice-up.bin").read_bytes() == b"a" * 100
+    t = spawn(root=root, args=["--users", str(users), "--write", "--anon-write"])
+    anon = t.login()
+    code, lines = anon.transfer_out("STOR /anon.bin", b"n" * 10)
+    assert code == 226, lines
+    anon.close()
+    assert (root / "anon.bin").read_bytes() == b"n" * 10
 
 
 def test_failed_login_delay_and_close(spawn, users_root):
