@@ -647,6 +647,14 @@ static void accept_clients(struct worker *w, struct conn *l)
                     refuse(fd, "421 Server out of resources, try again later.\r\n");
                 }
                 w->reserve_fd = open_reserve();
+                /* accept4 takes a descriptor before it looks at the queue,
+                 * so EMFILE says nothing about waiting clients: only this
+                 * second accept does.  An empty queue ends the turn, or a
+                 * full table would spin here on every wake-up. */
+                if (fd == IO_AGAIN) {
+                    l->readable = 0;
+                    return;
+                }
                 continue;
             }
             /* No spare either: leave the rest queued; the listener is

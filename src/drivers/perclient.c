@@ -492,31 +492,21 @@ static int solo_serve(struct worker *w, int fd, const struct sockaddr_storage *p
 
 /* ---- thread ------------------------------------------------------------- */
 
+/* Runs the worker thread_spawn() set up. */
 static void *client_thread(void *arg)
 {
     struct pc_thread *t = arg;
     struct perclient *pc = t->pc;
     uint64_t one = 1;
-    int r = solo_init(&t->w, pc->srv, pc->m, t->id);
 
-    if (r < 0) {
-        /* Out of descriptors (the driver's eventfd) or memory: this
-         * client's problem, the server goes on. */
-        char addr[64];
-        log_warn("event=refused worker=%d peer=%s reason=worker-init error=\"%s\"", t->id,
-                 io_addr_str(&t->peer, addr, sizeof(addr)), strerror(-r));
-        refuse(t->fd, MSG_NO_RES);
-        server_release(pc->srv, &t->peer);
-    } else {
-        pthread_mutex_lock(&pc->lock);
-        t->wakeable = 1;
-        pthread_mutex_unlock(&pc->lock);
-        (void)solo_serve(&t->w, t->fd, &t->peer, t->plen);
-        pthread_mutex_lock(&pc->lock);
-        t->wakeable = 0;
-        pthread_mutex_unlock(&pc->lock);
-        worker_fini(&t->w);
-    }
+    pthread_mutex_lock(&pc->lock);
+    t->wakeable = 1;
+    pthread_mutex_unlock(&pc->lock);
+    (void)solo_serve(&t->w, t->fd, &t->peer, t->plen);
+    pthread_mutex_lock(&pc->lock);
+    t->wakeable = 0;
+    pthread_mutex_unlock(&pc->lock);
+    worker_fini(&t->w);
     pthread_mutex_lock(&pc->lock);
     if (t->prev)
         t->prev->next = t->next;
@@ -546,6 +536,19 @@ static int thread_spawn(struct perclient *pc, int fd, const struct sockaddr_stor
     t->fd = fd;
     t->plen = plen;
     memcpy(&t->peer, peer, sizeof(t->peer));
+    /* The worker's descriptors (its driver's epoll set or eventfd) are
+     * taken here in the acceptor, not in the new thread: then one thread
+     * takes every descriptor the accept path needs, and no client thread
+     * can take the number the EMFILE spare has just given back between
+     * the acceptor's close and open -- which would leave the acceptor
+     * without a spare and the queued clients unanswered until a session
+     * ends.  A failure (out of descriptors or memory) costs this client
+     * a 421 (hand_over), never the server. */
+    r = solo_init(&t->w, pc->srv, pc->m, t->id);
+    if (r < 0) {
+        free(t);
+        return r;
+    }
     pthread_mutex_lock(&pc->lock);
     t->next = pc->live;
     if (pc->live)
@@ -559,6 +562,7 @@ static int thread_spawn(struct perclient *pc, int fd, const struct sockaddr_stor
             t->next->prev = NULL;
         pc->live = t->next;
         pthread_mutex_unlock(&pc->lock);
+        worker_fini(&t->w);
         free(t);
         return -r;
     }
@@ -860,9 +864,15 @@ static void hand_over(struct perclient *pc, int fd, const struct sockaddr_storag
     r = pc->kind == PC_THREAD ? thread_spawn(pc, fd, peer, plen)
                               : fork_spawn(pc, fd, peer, plen);
     if (r < 0) {
-        log_error("event=refused peer=%s reason=%s-failed error=\"%s\"",
-                  io_addr_str(peer, addr, sizeof(addr)),
-                  pc->kind == PC_THREAD ? "thread" : "fork", strerror(-r));
+        /* Out of descriptors is what a flood does: a warning, as for a
+         * refusal at accept. */
+        if (r == -EMFILE || r == -ENFILE)
+            log_warn("event=refused peer=%s reason=no-free-fd",
+                     io_addr_str(peer, addr, sizeof(addr)));
+        else
+            log_error("event=refused peer=%s reason=%s-failed error=\"%s\"",
+                      io_addr_str(peer, addr, sizeof(addr)),
+                      pc->kind == PC_THREAD ? "thread" : "fork", strerror(-r));
         refuse(fd, MSG_NO_RES);
         server_release(pc->srv, peer);
     }

@@ -387,8 +387,13 @@ static void pasv_accept(struct session *s)
                 continue;
             /* Out of descriptors or memory: the error would repeat on
              * every try, so trying again now would spin.  Leave the
-             * connection queued; the data timeout ends the wait. */
+             * connection queued; the data timeout ends the wait.  The
+             * listener leaves the driver meanwhile: the level-triggered
+             * drivers watch a passive listener whatever its interest
+             * (drv_poll.c, drv_select.c, drv_libev_lt.c), and would
+             * report the queued connection again on every turn. */
             s->pasv.readable = 0;
+            worker_conn_del(s->w, &s->pasv);
             log_warn("event=data-accept-failed session=%u error=\"%s\"", s->id,
                      strerror(-fd));
             return;

@@ -20,7 +20,11 @@
  * parent folder beneath the root and act on the last component with the
  * *at() call, which never follows a symlink in that component.  The root
  * itself is never the object of such an operation, and "." / ".." are
- * refused as last components.
+ * refused as last components.  Names holding CR or LF are refused for
+ * anything ferry creates (mkdir, the target of a rename, uploads): no
+ * listing line can carry them, so listings leave them out, and a client
+ * could otherwise fill the disk with files no other client can see.  Such
+ * names made by other means can still be removed or renamed.
  *
  * Uploads.  CREATE writes to an O_TMPFILE file in the target folder; commit
  * links it to a fresh hidden name and renames that over the real name, so
@@ -494,11 +498,19 @@ static int check_name(const char *name)
     return 0;
 }
 
+/* A name for something ferry creates: check_name() and no CR or LF (see
+ * the top of this file). */
+static int check_new_name(const char *name)
+{
+    return strpbrk(name, "\r\n") != NULL ? -EINVAL : 0;
+}
+
 /* Open the folder holding vpath's last component beneath the root and
  * point *namep at that component (inside vpath).  fd or -errno; -EPERM
- * for the root itself, which is never the object of an operation. */
+ * for the root itself, which is never the object of an operation.
+ * creating: the name is for a new entry (check_new_name()). */
 static int open_parent(const struct vfs *v, const char *vpath,
-                       const char **namep)
+                       const char **namep, int creating)
 {
     char parent[VFS_PATH_MAX];
     const char *rel, *slash, *name;
@@ -514,6 +526,8 @@ static int open_parent(const struct vfs *v, const char *vpath,
     name = slash != NULL ? slash + 1 : rel;
     plen = slash != NULL ? (size_t)(slash - rel) : 0;
     r = check_name(name);
+    if (r == 0 && creating)
+        r = check_new_name(name);
     if (r < 0)
         return r;
     if (plen >= sizeof parent)
@@ -529,7 +543,7 @@ int vfs_mkdir(const struct vfs *v, const char *vpath, mode_t mode)
     const char *name;
     int dfd, r = 0;
 
-    dfd = open_parent(v, vpath, &name);
+    dfd = open_parent(v, vpath, &name, 1);
     if (dfd < 0)
         return dfd;
     if (mkdirat(dfd, name, mode) < 0)
@@ -543,7 +557,7 @@ int vfs_rmdir(const struct vfs *v, const char *vpath)
     const char *name;
     int dfd, r = 0;
 
-    dfd = open_parent(v, vpath, &name);
+    dfd = open_parent(v, vpath, &name, 0);
     if (dfd < 0)
         return dfd;
     if (unlinkat(dfd, name, AT_REMOVEDIR) < 0)
@@ -557,7 +571,7 @@ int vfs_unlink(const struct vfs *v, const char *vpath)
     const char *name;
     int dfd, r = 0;
 
-    dfd = open_parent(v, vpath, &name);
+    dfd = open_parent(v, vpath, &name, 0);
     if (dfd < 0)
         return dfd;
     if (unlinkat(dfd, name, 0) < 0)
@@ -572,10 +586,10 @@ int vfs_rename(const struct vfs *v, const char *from, const char *to)
     struct stat fst, tst;
     int ffd, tfd, r = 0;
 
-    ffd = open_parent(v, from, &fname);
+    ffd = open_parent(v, from, &fname, 0);
     if (ffd < 0)
         return ffd;
-    tfd = open_parent(v, to, &tname);
+    tfd = open_parent(v, to, &tname, 1);
     if (tfd < 0) {
         r = tfd;
         goto out_from;
@@ -733,7 +747,7 @@ int vfs_upload_begin(const struct vfs *v, const char *vpath,
     int dfd, r;
 
     upload_reset(u);
-    dfd = open_parent(v, vpath, &name);
+    dfd = open_parent(v, vpath, &name, 1);
     if (dfd < 0)
         return dfd;
     u->dirfd = dfd;

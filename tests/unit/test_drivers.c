@@ -109,6 +109,7 @@ static void rig_init_tmo(struct rig *r, const struct driver_ops *drv, int listen
     r->cfg.root = root_dir;
     r->cfg.create_root = 0;
     r->cfg.write = 1;
+    r->cfg.anon_write = 1;
     r->cfg.model = drv->name;
     r->cfg.drain_timeout = 30;
     ck_assert_int_eq(server_init(&r->srv, &r->cfg), 0);
