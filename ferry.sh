@@ -4,8 +4,10 @@
 #   ./ferry.sh serve   install what ferry needs, build it, and serve ./srv
 #                      on 127.0.0.1:2121 (anonymous, read-only; Ctrl-C stops)
 #   ./ferry.sh test    install what the tests need, build, and run the whole
-#                      suite: a normal build, an ASan+UBSan build, a clang
-#                      build, and a bounded fuzzing run
+#                      suite: a normal build (its integration suite once more
+#                      under valgrind), an ASan+UBSan build (without
+#                      libsystemd, so the built-in socket-activation reader
+#                      is tested too), a clang build, and a bounded fuzzing run
 #   ./ferry.sh deps    only install the packages
 #   ./ferry.sh build   only build (into ./build)
 #
@@ -13,7 +15,7 @@
 # concurrency models the integration tests run against in the gcc build;
 # FERRY_ASAN_MODELS (default "libev") those of the sanitizer build;
 # FERRY_FUZZ_SECONDS bounds each fuzz target (default 30);
-# FERRY_SKIP_DEPS=1 skips apt-get.
+# FERRY_VALGRIND=0 skips the valgrind run; FERRY_SKIP_DEPS=1 skips apt-get.
 set -eu
 
 cd "$(dirname "$0")"
@@ -29,7 +31,7 @@ as_root() {
     fi
 }
 
-BUILD_PKGS="build-essential meson ninja-build pkg-config libev-dev check libjemalloc-dev libedit-dev libcrypt-dev libinih-dev"
+BUILD_PKGS="build-essential meson ninja-build pkg-config libev-dev check libjemalloc-dev libedit-dev libcrypt-dev libinih-dev libsystemd-dev"
 TEST_PKGS="prometheus python3-prometheus-client clang llvm libclang-rt-14-dev curl lftp wget python3 python3-pytest procps iproute2 valgrind vsftpd systemd gnuplot-nox"
 
 deps() {
@@ -89,11 +91,18 @@ test)
     status=0
     echo "==> gcc build, -Werror, every test"
     build build
-    FERRY_MODELS=${FERRY_MODELS:-all} \
-        meson test -C build --print-errorlogs --verbose --num-processes 1 || status=1
+    FERRY_MODELS=${FERRY_MODELS:-all} FERRY_VALGRIND= \
+        meson test -C build --print-errorlogs --verbose --num-processes 1 \
+            --no-suite valgrind || status=1
+    if [ "${FERRY_VALGRIND:-1}" != 0 ]; then
+        # the test itself names valgrind and pins the model (libev)
+        echo "==> gcc build, integration suite under valgrind memcheck"
+        meson test -C build --print-errorlogs --num-processes 1 \
+            --suite valgrind || status=1
+    fi
     echo "==> ASan+UBSan build, every test"
-    build build-asan -Db_sanitize=address,undefined -Db_lundef=false
-    FERRY_MODELS=${FERRY_ASAN_MODELS:-libev} \
+    build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dsystemd=disabled
+    FERRY_MODELS=${FERRY_ASAN_MODELS:-libev} FERRY_VALGRIND= \
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         meson test -C build-asan --print-errorlogs --num-processes 1 || status=1
     echo "==> clang build, -Werror, fuzz targets run for ${FERRY_FUZZ_SECONDS:-30}s each"
@@ -103,7 +112,7 @@ test)
     exit $status
     ;;
 *)
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     [ -z "$cmd" ] || exit 2
     ;;
 esac

@@ -5,6 +5,14 @@ model named in FERRY_MODELS (comma list, default "libev"; "all" means
 every model the binary accepts).  The servers a test starts are stopped
 with SIGTERM at teardown, and the teardown fails unless ferryd exited 0
 with no sanitizer report in its stderr.
+
+FERRY_VALGRIND=1 runs every ferryd under valgrind's memcheck (see
+ferrytest.py); the teardown then also fails on anything memcheck
+reports.  Tests that cannot work there (they measure CPU time, or need
+more clients than a server slowed twenty-fold can serve in their
+bounds) carry ``@pytest.mark.no_valgrind("why")`` and are skipped; the
+``valgrind`` fixture tells a test whether it runs under memcheck, to
+scale its load down instead.
 """
 
 import os
@@ -29,6 +37,24 @@ def pytest_configure(config):
     # also declared in pytest.ini; repeated for runs that name another ini
     config.addinivalue_line("markers", "model_specific: a test of one "
                             "concurrency model, not repeated per model")
+    config.addinivalue_line("markers", "no_valgrind(reason): skipped when "
+                            "ferryd runs under valgrind (FERRY_VALGRIND)")
+
+
+def pytest_runtest_setup(item):
+    if not ferrytest.VALGRIND:
+        return
+    mark = item.get_closest_marker("no_valgrind")
+    if mark is not None:
+        why = mark.args[0] if mark.args else mark.kwargs.get("reason", "")
+        pytest.skip("not under valgrind" + (": " + why if why else ""))
+
+
+@pytest.fixture(scope="session")
+def valgrind():
+    """True when ferryd runs under valgrind's memcheck: about twenty
+    times slower on its CPU work, so a test may scale its load down."""
+    return ferrytest.VALGRIND is not None
 
 
 def _requested_models():
@@ -146,7 +172,7 @@ class _Spawner:
             root = self.tmp_factory.mktemp("root")
         args = list(args)
         if write:
-            args.append("--write")
+            args += ["--write", "--anon-write"]
         if "--log-level" not in args:
             args += ["--log-level", "info"]
         srv = Server(self.binary, root, self.logdir, model=model, args=args,
@@ -196,8 +222,11 @@ def ferry(spawn, model):
 
 
 def pytest_report_header(config):
-    return "ferry models: %s; ferryd: %s" % (
-        ",".join(_requested_models()[0]), config.getoption("--ferryd"))
+    vg = ""
+    if ferrytest.VALGRIND:
+        vg = "; under %s (memcheck)" % ferrytest.VALGRIND
+    return "ferry models: %s; ferryd: %s%s" % (
+        ",".join(_requested_models()[0]), config.getoption("--ferryd"), vg)
 
 
 @pytest.hookimpl(trylast=True)

@@ -4,12 +4,20 @@ Starts the real ``ferryd`` on a free loopback port, waits for its 220
 banner, stops it with SIGTERM and checks that it exited 0 with no
 sanitizer report on stderr.  Also holds a small raw FTP control client
 for the tests that must send bytes no well-behaved client would send.
+
+With FERRY_VALGRIND set (``1`` for the valgrind on PATH, or the path of
+a valgrind program), every ferryd runs under memcheck, and a server's
+stop fails on any error memcheck reports for it or for a process it
+forked: invalid accesses, uses of uninitialised memory, and blocks
+definitely or indirectly lost at exit.
 """
 
 import errno
+import glob
 import hashlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,9 +42,63 @@ SANITIZER_PATTERNS = ("ERROR: AddressSanitizer", "runtime error:",
                       "LeakSanitizer", "ERROR: ThreadSanitizer",
                       "WARNING: ThreadSanitizer")
 
-START_TIMEOUT = 20.0   # seconds for ferryd to print its banner
-STOP_TIMEOUT = 30.0    # seconds for ferryd to exit after SIGTERM
-IO_TIMEOUT = 30.0      # default socket timeout of the test clients
+
+def _valgrind_program():
+    """The valgrind to run ferryd under, or None: FERRY_VALGRIND unset,
+    empty or 0 means none, 1 the one on PATH, anything else its path."""
+    v = os.environ.get("FERRY_VALGRIND", "").strip()
+    if v in ("", "0"):
+        return None
+    if v == "1":
+        return shutil.which("valgrind") or "valgrind"
+    return v
+
+
+VALGRIND = _valgrind_program()
+
+# ferryd exits 0, 1 or 2 by itself; this one is memcheck's verdict.
+VALGRIND_ERROR_STATUS = 86
+
+# Leaks count as errors only when nothing points at the block any more
+# (definite) or only such a block does (indirect): what is still
+# reachable at exit is memory a process may rightly keep to the end.
+# ferryd links jemalloc, whose malloc memcheck must replace to see the
+# heap at all: the soname synonym names its library (and matches nothing
+# in a build without it).  A forked child stays under memcheck with no
+# option and writes a log of its own (%p); --trace-children follows an
+# exec, so that ferryd stays under memcheck behind a launcher a test puts
+# in front of it (one that lowers RLIMIT_NOFILE must go in front of
+# valgrind instead, see launch_command: valgrind refuses that change to
+# the program it runs).  --vgdb=no: no FIFOs in /tmp, which a chroot or
+# a dropped user could not clean up.  --fair-sched: threads take turns
+# under valgrind's one big lock, and a busy worker must not starve the
+# others.  FERRY_VALGRIND_OPTIONS adds options (a suppressions file,
+# --gen-suppressions=all) when chasing a report.
+VALGRIND_OPTIONS = [
+    "--tool=memcheck",
+    "--error-exitcode=%d" % VALGRIND_ERROR_STATUS,
+    "--leak-check=full",
+    "--show-leak-kinds=definite,indirect",
+    "--errors-for-leak-kinds=definite,indirect",
+    "--track-origins=yes",
+    "--num-callers=40",
+    "--soname-synonyms=somalloc=*jemalloc*",
+    "--trace-children=yes",
+    "--fair-sched=try",
+    "--vgdb=no",
+    "--track-fds=no",
+]
+
+# valgrind keeps the top descriptors below the soft limit it was started
+# with for itself (its program sees a limit lower by as many), and 3.19
+# leaves a stray duplicate of its log file open in the program too.
+VALGRIND_RESERVED_FDS = 12
+
+# Under valgrind ferryd starts in seconds rather than milliseconds, and
+# its leak check takes a while at exit; the waits grow, and stay bounded.
+START_TIMEOUT = 120.0 if VALGRIND else 20.0   # until the banner
+STOP_TIMEOUT = 180.0 if VALGRIND else 30.0    # until exit after SIGTERM
+IO_TIMEOUT = 90.0 if VALGRIND else 30.0       # test clients' sockets
 
 
 def sha256(data):
@@ -134,6 +196,8 @@ class Server:
         self.expect_exit = False   # the test signalled it itself
         self.logpath = os.path.join(str(logdir), "%s-%d.log" % (
             name, int(time.monotonic() * 1e6)))
+        # memcheck's logs of the current start attempt, one per process
+        self.vg_pattern = None
         self.returncode = None
 
     # -- life cycle -----------------------------------------------------
@@ -150,13 +214,36 @@ class Server:
             cmd.append("--allow-root")
         return cmd + self.args
 
+    def launch_command(self, port, attempt=0):
+        """The argv that starts ferryd: command(port), under valgrind
+        when FERRY_VALGRIND asks for it, with memcheck's logs beside
+        ferryd's own (one per start attempt and process).  A launcher
+        that valgrind cannot run in front of ferryd (prlimit lowering
+        RLIMIT_NOFILE) goes in front of what this returns instead."""
+        cmd = self.command(port)
+        if not VALGRIND:
+            self.vg_pattern = None
+            return cmd
+        stem = self.logpath[:-len(".log")]
+        self.vg_pattern = "%s.vg%d.*.log" % (stem, attempt)
+        extra = os.environ.get("FERRY_VALGRIND_OPTIONS", "").split()
+        return ([VALGRIND] + VALGRIND_OPTIONS + extra +
+                ["--log-file=%s.vg%d.%%p.log" % (stem, attempt)] + cmd)
+
     def start(self):
         last = ""
-        for _ in range(8):
+        if VALGRIND:
+            # ferryd raises its descriptor limit to the hard limit, but
+            # valgrind only lets it go as high as the soft limit it was
+            # started with (keeping a few above that for itself): raise
+            # it here, so that ferryd gets what it would get alone.
+            import resource
+            raise_nofile(resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+        for attempt in range(8):
             port = free_port(self.family, self.host)
             self._log = open(self.logpath, "ab")
             self.proc = subprocess.Popen(
-                self.command(port), stdin=subprocess.DEVNULL,
+                self.launch_command(port, attempt), stdin=subprocess.DEVNULL,
                 stdout=self._log, stderr=self._log,
                 pass_fds=self.pass_fds, close_fds=True)
             self.port = port
@@ -170,9 +257,12 @@ class Server:
             self._log.close()
             if "in use" not in self.log().lower():
                 break
-        raise ServerStartError("ferryd did not start (%s): %s\n--- log ---\n%s"
-                               % (" ".join(self.command(self.port)), last,
-                                  self.log()[-4000:]))
+        vg = "".join("\n--- memcheck %s ---\n%s" % (p, _vg_excerpt(p, 4000))
+                     for p in self.valgrind_logs().values())
+        raise ServerStartError(
+            "ferryd did not start (%s): %s\n--- log ---\n%s%s"
+            % (" ".join(self.command(self.port)), last, self.log()[-4000:],
+               vg))
 
     def _wait_ready(self):
         deadline = time.monotonic() + START_TIMEOUT
@@ -227,11 +317,15 @@ class Server:
             problems.append("had already exited (status %d) before the "
                             "test stopped it" % self.proc.returncode)
         self.returncode = self.proc.returncode
-        if not problems and self.returncode != 0:
+        if VALGRIND and self.returncode == VALGRIND_ERROR_STATUS:
+            problems.append("memcheck found errors (exit status %d)"
+                            % self.returncode)
+        elif not problems and self.returncode != 0:
             problems.append("exit status %d after signal %s"
                             % (self.returncode, sig))
         self._log.close()
         problems += self.sanitizer_reports()
+        problems += self.valgrind_reports()
         return self.returncode, problems
 
     def stop_checked(self):
@@ -256,22 +350,59 @@ class Server:
         return ["sanitizer report in stderr: %r" % p
                 for p in SANITIZER_PATTERNS if p in text]
 
+    def valgrind_logs(self):
+        """{pid: path} of memcheck's logs for this server: ferryd's own
+        and one per process it forked."""
+        out = {}
+        if not self.vg_pattern:
+            return out
+        for path in glob.glob(self.vg_pattern):
+            m = re.search(r"\.vg\d+\.(\d+)\.log$", path)
+            if m:
+                out[int(m.group(1))] = path
+        return out
+
+    def valgrind_reports(self):
+        """What memcheck found, one problem per process: any error in its
+        ERROR SUMMARY (definite and indirect leaks count as errors), or
+        no summary at all, which means valgrind never finished (only a
+        SIGKILL stops it from writing one; a ferryd the test killed that
+        way is excused, the processes it forked are not)."""
+        problems = []
+        main = self.proc.pid if self.proc is not None else None
+        killed = self.returncode == -signal.SIGKILL
+        for pid, path in sorted(self.valgrind_logs().items()):
+            # a forked child may still be finishing after ferryd exits
+            wait_until(lambda: _vg_summary(path) is not None or
+                       not os.path.exists("/proc/%d" % pid),
+                       STOP_TIMEOUT, 0.2)
+            errors = _vg_summary(path)
+            who = "ferryd" if pid == main else "ferryd's child %d" % pid
+            if errors is None:
+                if pid == main and killed:
+                    continue
+                what = "memcheck left no ERROR SUMMARY for %s (killed " \
+                       "by SIGKILL?): %s" % (who, path)
+            elif errors:
+                what = "memcheck: %d errors in %s: %s" % (errors, who, path)
+            else:
+                continue
+            # the reports of the first few; a hundred forked sessions
+            # failing alike need not repeat them
+            if len(problems) < 3:
+                what += "\n" + _vg_excerpt(path)
+            problems.append(what)
+        return problems
+
     @property
     def pid(self):
         return self.proc.pid
 
     def fd_count(self):
-        return len(os.listdir("/proc/%d/fd" % self.pid))
+        return len(self.fds())
 
     def fds(self):
-        out = {}
-        d = "/proc/%d/fd" % self.pid
-        for n in os.listdir(d):
-            try:
-                out[int(n)] = os.readlink(os.path.join(d, n))
-            except OSError:
-                pass
-        return out
+        return open_fds(self.pid)
 
     def thread_count(self):
         return len(os.listdir("/proc/%d/task" % self.pid))
@@ -329,6 +460,93 @@ class Server:
         if login:
             f.login()
         return f
+
+
+_VG_LOG_RE = re.compile(r"\.vg\d+\.\d+\.log$")
+
+
+def open_fds(pid):
+    """{fd: target} of a process's open descriptors.  For a process under
+    valgrind, valgrind's own are left out (they sit in the reserved range
+    at the top, plus the stray copy of its log), so that counts compare
+    with those of a plain ferryd."""
+    out = {}
+    d = "/proc/%d/fd" % pid
+    for n in os.listdir(d):
+        try:
+            out[int(n)] = os.readlink(os.path.join(d, n))
+        except OSError:
+            pass
+    top = _vg_fd_base(pid)
+    if top is not None:
+        out = {fd: t for fd, t in out.items()
+               if fd < top and not _VG_LOG_RE.search(t)}
+    return out
+
+
+def _vg_fd_base(pid):
+    """The first descriptor valgrind keeps for itself in process pid, or
+    None when pid does not run under valgrind."""
+    try:
+        if "valgrind" not in os.readlink("/proc/%d/exe" % pid):
+            return None
+        with open("/proc/%d/limits" % pid) as f:
+            for line in f:
+                if line.startswith("Max open files"):
+                    return int(line.split()[3]) - VALGRIND_RESERVED_FDS
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _vg_read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+_VG_SUMMARY_RE = re.compile(r"^==\d+== ERROR SUMMARY: ([\d,]+) errors", re.M)
+
+
+def _vg_summary(path):
+    """The error count of a memcheck log, None while it has no summary."""
+    m = _VG_SUMMARY_RE.search(_vg_read(path))
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+def _vg_excerpt(path, limit=12000):
+    """The reports of a memcheck log without its banner and heap
+    statistics: what a reader needs to find the bug."""
+    keep = []
+    skip = ("Memcheck, a memory error detector", "Copyright (C)",
+            "Using Valgrind-", "Command: ", "Parent PID: ",
+            "For lists of detected", "rerun with -s", "HEAP SUMMARY",
+            "in use at exit:", "total heap usage:", "All heap blocks",
+            "LEAK SUMMARY", "definitely lost:", "indirectly lost:",
+            "possibly lost:", "still reachable:", "suppressed:",
+            "Reachable blocks", "To see them, rerun",
+            # openat2, which valgrind 3.19 does not know (ferryd falls
+            # back to resolving paths a component at a time), and the
+            # boilerplate that follows
+            "unhandled amd64-linux syscall: 437",
+            "You may be able to write your own handler",
+            "README_MISSING_SYSCALL_OR_IOCTL",
+            "Nevertheless we consider this a bug",
+            "valgrind.org/support/bug_reports.html")
+    for line in _vg_read(path).splitlines():
+        body = re.sub(r"^(==|--)\d+(==|--) ?", "", line)
+        if any(k in body for k in skip):
+            continue
+        if not body.strip() and (not keep or not keep[-1].strip()):
+            continue
+        keep.append(body)
+    text = "\n".join(keep).strip()
+    if len(text) > limit:
+        text = text[:limit] + "\n[... %d more characters in %s]" % (
+            len(text) - limit, path)
+    return text
 
 
 class FtpError(Exception):

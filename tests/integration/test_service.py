@@ -23,8 +23,8 @@ import warnings
 
 import pytest
 
-from ferrytest import (Ctrl, FtpError, free_port, recv_all, sha256,
-                       wait_until, write_file)
+from ferrytest import (Ctrl, FtpError, free_port, open_fds, recv_all,
+                       sha256, wait_until, write_file)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -709,7 +709,7 @@ def test_fork_metrics_count_every_child(spawn, tmp_path, users_root):
     assert delta("ferry_transfers_total", result="ok", kind="retr") == 1
     assert delta("ferry_transfers_total", result="ok", kind="stor") == 1
     # the metrics process holds no FTP listener, and goes with the server
-    own = set(os.listdir("/proc/%d/fd" % mpid))
+    own = set(open_fds(mpid))
     assert len(own) <= 5, own
     s.stop()
     assert wait_until(lambda: not os.path.exists("/proc/%d" % mpid) or
