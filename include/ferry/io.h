@@ -30,7 +30,13 @@ int io_set_nonblock(int fd);
  * urgent byte of an ABOR (ftplib sends it with MSG_OOB) stays in the
  * stream, SO_KEEPALIVE. */
 int io_tune_control(int fd);
+/* Data sockets: TCP_NODELAY, and a bound on the unsent bytes the kernel
+ * queues (TCP_NOTSENT_LOWAT), so a client that stops reading pins little
+ * of the host's TCP memory. */
 int io_tune_data(int fd);
+/* SO_LINGER 0: the close() that follows sends RST and drops what is still
+ * queued, instead of FIN after it. */
+int io_reset_on_close(int fd);
 
 /* "ip:port" / "[ip6]:port" text of an address; returns out. */
 const char *io_addr_str(const struct sockaddr_storage *ss, char *out, size_t outlen);

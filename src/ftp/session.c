@@ -511,6 +511,13 @@ static void run_pending(struct session *s);
 static void xfer_end(struct session *s, int code, const char *text, const char *result)
 {
     xfer_log(s, result);
+    /* A transfer that did not complete ends in RST, not FIN: in stream
+     * mode FIN marks the end of the file, so a cut download must not look
+     * whole to a client that trusts the data connection; and what is still
+     * queued for a client that stopped reading is dropped now instead of
+     * pinning kernel memory until the orphaned socket gives up. */
+    if (strcmp(result, "ok") != 0 && s->data.fd >= 0)
+        (void)io_reset_on_close(s->data.fd);
     conn_close(s, &s->data);
     conn_close(s, &s->pasv);
     xfer_free(s);
@@ -2114,8 +2121,11 @@ static void session_destroy(struct session *s)
     struct worker *w = s->w;
     char addr[64];
 
-    if (s->x)
+    if (s->x) {
         xfer_log(s, "aborted");
+        if (s->data.fd >= 0)
+            (void)io_reset_on_close(s->data.fd);  /* see xfer_end */
+    }
     xfer_free(s);
     data_close_all(s);
     conn_close(s, &s->ctrl);

@@ -96,11 +96,29 @@ int io_tune_control(int fd)
     return 0;
 }
 
+/* Unsent bytes a data socket may hold.  The kernel grows a send buffer
+ * towards tcp_wmem's maximum (4 MiB by default) whether or not the peer
+ * reads, so a client that never reads its download pins megabytes of the
+ * host's TCP memory, and a thousand of them exhaust tcp_mem: every
+ * connection on the host stalls.  TCP_NOTSENT_LOWAT bounds only the part
+ * not yet sent; what is in flight still grows with the path, unlike a
+ * fixed SO_SNDBUF. */
+#define IO_DATA_NOTSENT_LOWAT (256 * 1024)
+
 int io_tune_data(int fd)
 {
-    int one = 1;
+    int one = 1, lowat = IO_DATA_NOTSENT_LOWAT;
     /* Listings and the last piece of a file must not wait for Nagle. */
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) < 0)
+        return -errno;
+    return 0;
+}
+
+int io_reset_on_close(int fd)
+{
+    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
         return -errno;
     return 0;
 }
