@@ -465,6 +465,22 @@ class Server:
 _VG_LOG_RE = re.compile(r"\.vg\d+\.\d+\.log$")
 
 
+def listening_inodes(port):
+    """Socket inodes of the TCP listeners on a port (IPv4 and IPv6)."""
+    out = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as fh:
+                next(fh)
+                for line in fh:
+                    f = line.split()
+                    if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                        out.add(f[9])
+        except OSError:
+            pass
+    return out
+
+
 def open_fds(pid):
     """{fd: target} of a process's open descriptors.  For a process under
     valgrind, valgrind's own are left out (they sit in the reserved range
