@@ -27,6 +27,7 @@ struct ferry_config {
     const char *pasv_address;         /* address advertised by PASV (NAT) */
     unsigned    max_clients;          /* 0 = no limit other than fds */
     unsigned    max_per_ip;           /* 0 = no limit */
+    unsigned    backlog;              /* listen(2) queue; the kernel caps it at somaxconn */
     unsigned long long rate_limit;    /* bytes/s per session and direction; 0 = none */
     double      login_timeout;        /* seconds, <= 0 disables */
     double      idle_timeout;

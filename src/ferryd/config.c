@@ -35,6 +35,12 @@ void config_defaults(struct ferry_config *c)
     c->log_level = LOG_INFO;
     c->model = "libev";
     c->workers = 1;
+    /* Not nginx's and redis's 511: Linux caps the figure at
+     * net.core.somaxconn (4096 since 5.4), so asking for that much leaves
+     * the admin's sysctl in charge, and a burst of a few thousand
+     * connections (a reconnect storm after a restart) is queued rather
+     * than dropped into SYN retries a second or more apart. */
+    c->backlog = 4096;
 }
 
 /* ---- the table --------------------------------------------------------- */
@@ -97,6 +103,9 @@ static const struct opt opts[] = {
     { "max-per-ip", 0, T_UINT, F(max_per_ip), UINT_MAX, "N",
       "connections per client address, an IPv6 /64\n"
       "counting as one (default 0: none)" },
+    { "backlog", 0, T_UINT, F(backlog), 65535, "N",
+      "connections the kernel queues for accept, capped\n"
+      "by net.core.somaxconn (default 4096)" },
     { "rate-limit", 0, T_RATE, F(rate_limit), 0, "BYTES",
       "bytes per second per session, for downloads and\n"
       "uploads; suffixes K, M, G (binary); default 0: none" },
@@ -310,7 +319,7 @@ int config_set(void *ctx, const char *key, const char *value, char *err, size_t 
             goto bad;
         if (o->off == F(workers))
             c->workers = (int)u;
-        else if (o->off == F(login_failures) && u == 0)
+        else if ((o->off == F(login_failures) || o->off == F(backlog)) && u == 0)
             goto bad;
         else
             *(unsigned *)(void *)(base + o->off) = u;

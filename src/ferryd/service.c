@@ -216,7 +216,7 @@ static int open_set(const struct ferry_config *cfg, int reuseport, int *fds, int
             snprintf(err, errlen, "listen '%s': %s", cfg->listen[i], e);
             goto fail;
         }
-        fds[i] = listener_open(&ss, len, 511, reuseport);
+        fds[i] = listener_open(&ss, len, (int)cfg->backlog, reuseport);
         if (fds[i] < 0) {
             snprintf(err, errlen, "listen %s: %s", cfg->listen[i], strerror(-fds[i]));
             fds[i] = -1;
@@ -803,6 +803,7 @@ static void keep_fixed(const struct ferry_config *old, struct ferry_config *c)
     struct { const char *key; int changed; } k[] = {
         { "root", str_differs(old->root, c->root) },
         { "listen", listen_changed },
+        { "backlog", old->backlog != c->backlog },
         { "model", str_differs(old->model, c->model) },
         { "workers", old->workers != c->workers },
         { "user", str_differs(old->user, c->user) },
@@ -821,6 +822,7 @@ static void keep_fixed(const struct ferry_config *old, struct ferry_config *c)
     c->root = old->root;
     memcpy(c->listen, old->listen, sizeof(c->listen));
     c->nlisten = old->nlisten;
+    c->backlog = old->backlog;
     c->model = old->model;
     c->workers = old->workers;
     c->user = old->user;

@@ -220,6 +220,31 @@ def test_config_errors_name_file_and_line(ferryd_bin, tmp_path):
     assert p.returncode == 2 and "missing.conf" in p.stderr, p.stderr
     p = ferryd_run(ferryd_bin, "--max-clients", "-3")
     assert p.returncode == 2 and "max-clients" in p.stderr, p.stderr
+    for bad in ("0", "65536"):
+        p = ferryd_run(ferryd_bin, "--backlog", bad, "--check-config")
+        assert p.returncode == 2 and "backlog" in p.stderr, p.stderr
+
+
+def listen_queue(port):
+    """The accept queue limit of the TCP listener on a port (ss's Send-Q)."""
+    out = subprocess.run(["ss", "-Hltn", "sport = :%d" % port],
+                         capture_output=True, text=True, check=True).stdout
+    return [int(line.split()[2]) for line in out.splitlines()]
+
+
+def test_backlog_sets_the_listen_queue(spawn, tmp_path):
+    if not shutil.which("ss"):
+        pytest.skip("ss (iproute2) is not installed")
+    with open("/proc/sys/net/core/somaxconn") as fh:
+        cap = int(fh.read())
+    s = spawn(root=tmp_path)
+    assert listen_queue(s.port) == [min(4096, cap)]
+    s.stop()
+    s = spawn(root=tmp_path, args=["--backlog", "37"])
+    assert listen_queue(s.port) == [37]
+    c = s.login()
+    c.cmd("NOOP")
+    assert c.reply()[0] == 200
 
 
 def test_check_config(ferryd_bin, tmp_path, users_root):
