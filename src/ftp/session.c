@@ -1856,7 +1856,9 @@ static void cmd_stat(struct session *s, const char *arg)
                     : s->anonymous ? "anonymous" : s->user) < 0 ||
         reply_inner(&s->out, "TYPE: %s", s->type == 'A' ? "ASCII" : "BINARY") < 0 ||
         reply_inner(&s->out, "Session bytes: in %llu, out %llu", s->bytes_in, s->bytes_out) < 0 ||
-        reply_inner(&s->out, "ferry %s", FERRY_VERSION) < 0 ||
+        /* The version only to those who logged in: before that, a
+         * scanner would learn which releases to try its exploits on. */
+        (s->login == LOGIN_OK && reply_inner(&s->out, "ferry %s", FERRY_VERSION) < 0) ||
         reply_line(&s->out, 211, "End of status.") < 0)
         closing(s);
 }

@@ -330,7 +330,13 @@ def test_commands_before_login(srv):
         code, lines = c.do("PASS nothing")   # PASS before USER
         assert code in (503, 530), lines
         assert c.do("NOOP")[0] == 200
+        # STAT answers, but names no version before login
+        code, lines = c.do("STAT")
+        assert code == 211 and not any("ferry" in l for l in lines), lines
         c.login()
+        code, lines = c.do("STAT")
+        assert code == 211 and any(l.strip().startswith("ferry ")
+                                   for l in lines), lines
         assert c.do("PWD")[0] == 257
     finally:
         c.close()
