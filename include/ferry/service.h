@@ -97,7 +97,8 @@ void service_stopping(struct server *srv);
 /* Fork model: in a child, close what belongs to the parent's service. */
 void service_forked(struct server *srv);
 /* Fork model: pid was reaped with status; 1 if it was the service's own
- * (the metrics process, whose unexpected end is logged), 0 if not. */
+ * (the metrics process, whose unexpected end is logged, and which a later
+ * service_tick() forks again), 0 if not. */
 int service_reaped(struct server *srv, pid_t pid, int status);
 
 #endif

@@ -44,6 +44,7 @@
  * its request or to take the response. */
 #define METRICS_CLIENTS   8
 #define METRICS_TIMEOUT   5.0
+#define METRICS_RESTART_MAX 60.0      /* seconds: the longest wait before a restart */
 
 struct mclient {
     int    fd;                       /* -1: free */
@@ -67,6 +68,9 @@ struct service {
     pthread_t mtid;
     int    mthread;
     pid_t  mpid;                     /* > 0: the metrics process */
+    double mstarted;                 /* when it was forked */
+    double mrestart_at;              /* > 0: fork it again then */
+    double mbackoff;                 /* seconds before the next restart */
     struct mclient *mcl;
     char  *mresp;
     /* Watched workers (the runner's main thread only). */
@@ -500,6 +504,20 @@ static void metrics_process(struct service *svc)
     _exit(0);
 }
 
+/* Fork the metrics process.  0, or -1 with errno. */
+static int spawn_metrics_process(struct service *svc)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0)
+        metrics_process(svc);
+    svc->mpid = pid;
+    svc->mstarted = worker_clock();
+    log_info("event=metrics-process pid=%d", (int)pid);
+    return 0;
+}
+
 static int start_metrics(struct service *svc, char *err, size_t errlen)
 {
     int r;
@@ -513,15 +531,10 @@ static int start_metrics(struct service *svc, char *err, size_t errlen)
     for (int i = 0; i < METRICS_CLIENTS; i++)
         svc->mcl[i].fd = -1;
     if (svc->m->forks) {
-        pid_t pid = fork();
-        if (pid < 0) {
+        if (spawn_metrics_process(svc) < 0) {
             snprintf(err, errlen, "metrics process: %s", strerror(errno));
             return -1;
         }
-        if (pid == 0)
-            metrics_process(svc);
-        svc->mpid = pid;
-        log_info("event=metrics-process pid=%d", (int)pid);
         return 0;
     }
     r = pthread_create(&svc->mtid, NULL, metrics_main, svc);
@@ -585,15 +598,47 @@ static void stop_metrics_process(struct service *svc)
 int service_reaped(struct server *srv, pid_t pid, int status)
 {
     struct service *svc = srv->svc;
+    double now = worker_clock();
     if (!svc || svc->mpid <= 0 || pid != svc->mpid)
         return 0;
-    /* It ends only when told to; anything else is worth saying. */
-    if (WIFSIGNALED(status))
-        log_error("event=metrics-exit pid=%d signal=%d", (int)pid, WTERMSIG(status));
-    else
-        log_error("event=metrics-exit pid=%d status=%d", (int)pid, WEXITSTATUS(status));
     svc->mpid = 0;
+    /* It ends only when told to (service_fini, which reaps it itself):
+     * anything else is worth saying, and the endpoint is brought back,
+     * the counters being in shared memory.  One that keeps dying soon
+     * after its start waits longer each time (1 s doubling to a minute)
+     * rather than fork in a loop. */
+    if (now - svc->mstarted < METRICS_RESTART_MAX)
+        svc->mbackoff = svc->mbackoff < 1 ? 1 : svc->mbackoff * 2;
+    else
+        svc->mbackoff = 1;
+    if (svc->mbackoff > METRICS_RESTART_MAX)
+        svc->mbackoff = METRICS_RESTART_MAX;
+    svc->mrestart_at = now + svc->mbackoff;
+    if (WIFSIGNALED(status))
+        log_error("event=metrics-exit pid=%d signal=%d restart_in=%.0f", (int)pid,
+                  WTERMSIG(status), svc->mbackoff);
+    else
+        log_error("event=metrics-exit pid=%d status=%d restart_in=%.0f", (int)pid,
+                  WEXITSTATUS(status), svc->mbackoff);
     return 1;
+}
+
+/* The fork model's runner: bring the metrics process back when due.
+ * Returns the seconds until it is, or -1 when none is pending. */
+static double metrics_restart(struct service *svc, double now)
+{
+    if (svc->mrestart_at <= 0 || svc->mfd < 0)
+        return -1;
+    if (now < svc->mrestart_at)
+        return svc->mrestart_at - now;
+    svc->mrestart_at = 0;
+    if (spawn_metrics_process(svc) < 0) {
+        log_error("event=metrics-restart-failed error=\"%s\"", strerror(errno));
+        svc->mbackoff = METRICS_RESTART_MAX;
+        svc->mrestart_at = now + svc->mbackoff;
+        return svc->mbackoff;
+    }
+    return -1;
 }
 
 void service_forked(struct server *srv)
@@ -609,6 +654,7 @@ void service_forked(struct server *srv)
         close(svc->mstop);
     svc->mfd = svc->mstop = -1;
     svc->mpid = 0;
+    svc->mrestart_at = 0;
 }
 
 void service_fini(struct server *srv)
@@ -784,6 +830,9 @@ double service_tick(struct server *srv)
         if (svc->next_wd < next)
             next = svc->next_wd;
     }
+    double m = metrics_restart(svc, now);
+    if (m >= 0 && now + m < next)
+        next = now + m;
     next -= now;
     return next < 0 ? 0 : next > TICK_MAX ? TICK_MAX : next;
 }

@@ -734,6 +734,25 @@ def test_fork_metrics_count_every_child(spawn, tmp_path, users_root):
     assert delta("ferry_bytes_in_total") == 3000
     assert delta("ferry_transfers_total", result="ok", kind="retr") == 1
     assert delta("ferry_transfers_total", result="ok", kind="stor") == 1
+    # killed, the metrics process comes back (counters intact)
+    s.killed_pids.add(mpid)
+    os.kill(mpid, signal.SIGKILL)
+    assert wait_log(s, r"event=metrics-exit pid=%d signal=9 restart_in=1" % mpid)
+    m2 = wait_log(s, r"event=metrics-process pid=(?!%d\b)(\d+)" % mpid)
+    assert m2, s.log()
+    again = metric_values(scrape(mport)[1])
+    assert again.get(("ferry_bytes_in_total", frozenset()), 0) == \
+        after.get(("ferry_bytes_in_total", frozenset()), 0), (after, again)
+    old, mpid = mpid, int(m2.group(1))
+    assert wait_until(lambda: not os.path.exists("/proc/%d" % old))  # reaped
+    # dying again soon after its start, it waits twice as long
+    s.killed_pids.add(mpid)
+    os.kill(mpid, signal.SIGKILL)
+    assert wait_log(s, r"event=metrics-exit pid=%d signal=9 restart_in=2" % mpid)
+    m3 = wait_log(s, r"event=metrics-process pid=(?!%d\b|%d\b)(\d+)" % (old, mpid))
+    assert m3, s.log()
+    mpid = int(m3.group(1))
+    assert scrape(mport)[0] == 200
     # the metrics process holds no FTP listener, and goes with the server
     # (a scrape's connection may still be open for a moment after the
     # test read its reply: the count is allowed to settle)
