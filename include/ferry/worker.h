@@ -64,6 +64,7 @@ struct conn {
  * worker's own snapshot (worker.cfg), which the worker swaps for the
  * newest between events, so that no handler ever sees a config change
  * under its feet and an old snapshot is freed once no worker holds it. */
+#define SERVER_SPARES 4
 struct server {
     const struct ferry_config *cfg;   /* [ro] the start-up configuration */
     struct vfs      vfs;              /* [ro] */
@@ -76,6 +77,17 @@ struct server {
     size_t          ip_cap;
     size_t          ip_used;          /* slots in use, tombstones included */
     atomic_int      stopping;         /* SIGTERM/SIGINT seen */
+    /* Spare descriptors for refusing clients when the process is out of
+     * descriptors (see accept_clients), one per worker with listeners up
+     * to SERVER_SPARES.  A pool rather than one per worker: the workers
+     * share one descriptor table, so the slot a worker frees to accept
+     * with may be taken by another thread first; a worker that lost its
+     * spare that way still refuses with one of the others'.  Workers
+     * accept under the read lock and spend a spare under the write lock,
+     * so that no accept takes the slot a spare just freed. */
+    pthread_rwlock_t spare_lock;      /* guards spare_* */
+    int             spare_fd[SERVER_SPARES];
+    int             spare_have, spare_want, spare_workers;
     /* Limits of the snapshot in force, for admission (any thread). */
     atomic_uint     max_clients, max_per_ip;
     /* Config snapshots (server_config_*). */
@@ -130,7 +142,9 @@ struct worker {
     struct tmo_lists  tmo;            /* [w] */
     struct conn      *listeners;      /* [ro] array of nlisteners */
     int               nlisteners;
-    int               reserve_fd;     /* spare fd for EMFILE, -1 if spent */
+    int               accept_paused;  /* [w] out of descriptors and of
+                                         spares: listeners unwatched */
+    struct worker_tick accept_retry;  /* [w] armed while accept_paused */
     char             *scratch;        /* [w] I/O buffer, lazily allocated */
     size_t            scratch_size;
     unsigned          nsessions;      /* [w] sessions this worker owns */

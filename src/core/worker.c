@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -18,6 +19,11 @@
 #include "ferry/log.h"
 #include "ferry/metrics.h"
 #include "ferry/session.h"
+
+/* Seconds between looks for a spare descriptor while accepting is
+ * paused: a wake-up costs one open(), and a client queued meanwhile waits
+ * at most this long for its 220 or 421 once descriptors are free. */
+#define ACCEPT_RETRY 0.25
 
 /* ---- server-wide state ------------------------------------------------ */
 
@@ -176,6 +182,15 @@ int server_init(struct server *srv, const struct ferry_config *cfg)
     atomic_init(&srv->cfg_gen, 0);
     pthread_mutex_init(&srv->ip_lock, NULL);
     pthread_mutex_init(&srv->cfg_lock, NULL);
+    {
+        /* Writers first: with readers preferred, a worker accepting
+         * without pause would keep the one spending a spare waiting. */
+        pthread_rwlockattr_t a;
+        pthread_rwlockattr_init(&a);
+        pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+        pthread_rwlock_init(&srv->spare_lock, &a);
+        pthread_rwlockattr_destroy(&a);
+    }
     users_current_init(&srv->users, NULL);
     r = server_config_publish(srv, cfg, NULL);
     if (r == 0)
@@ -197,6 +212,9 @@ void server_fini(struct server *srv)
         server_config_put(srv, &s->cfg);
     }
     users_current_fini(&srv->users);
+    while (srv->spare_have > 0)
+        close(srv->spare_fd[--srv->spare_have]);
+    pthread_rwlock_destroy(&srv->spare_lock);
     pthread_mutex_destroy(&srv->cfg_lock);
     pthread_mutex_destroy(&srv->ip_lock);
 }
@@ -265,9 +283,38 @@ double worker_clock(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static void accept_retry_fire(struct worker_tick *t);
+
 static int open_reserve(void)
 {
     return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Top the spare pool up to what it wants.  The number it holds.  Called
+ * with spare_lock held. */
+static int spares_fill(struct server *srv)
+{
+    while (srv->spare_have < srv->spare_want) {
+        int fd = open_reserve();
+        if (fd < 0)
+            break;
+        srv->spare_fd[srv->spare_have++] = fd;
+    }
+    return srv->spare_have;
+}
+
+/* A worker with listeners brings one spare to the pool (up to
+ * SERVER_SPARES), and takes one away when it goes. */
+static void spares_join(struct server *srv, int delta)
+{
+    pthread_rwlock_wrlock(&srv->spare_lock);
+    srv->spare_workers += delta;
+    srv->spare_want = srv->spare_workers < SERVER_SPARES ? srv->spare_workers
+                                                         : SERVER_SPARES;
+    while (srv->spare_have > srv->spare_want && srv->spare_have > 0)
+        close(srv->spare_fd[--srv->spare_have]);
+    (void)spares_fill(srv);
+    pthread_rwlock_unlock(&srv->spare_lock);
 }
 
 static void tick_list_init(struct worker_tick *h)
@@ -295,7 +342,6 @@ int worker_init(struct worker *w, int id, struct server *srv,
     w->id = id;
     w->srv = srv;
     w->drv = drv;
-    w->reserve_fd = -1;
     w->now = worker_clock();
     /* The generation first: a publish between the two is adopted later. */
     w->cfg_gen = atomic_load(&srv->cfg_gen);
@@ -303,6 +349,7 @@ int worker_init(struct worker *w, int id, struct server *srv,
     tmo_init(&w->tmo);
     set_durations(w);
     tick_list_init(&w->ticks);
+    w->accept_retry.fn = accept_retry_fire;
     pthread_mutex_init(&w->mbox_lock, NULL);
     atomic_init(&w->mbox_pending, 0);
     atomic_init(&w->turns, 0);
@@ -319,7 +366,7 @@ int worker_init(struct worker *w, int id, struct server *srv,
         }
         /* The spare descriptor that lets an EMFILE accept loop refuse
          * the client instead of spinning (libuv's emfile trick). */
-        w->reserve_fd = open_reserve();
+        spares_join(srv, 1);
     }
     r = drv->init(w);
     if (r < 0)
@@ -337,8 +384,8 @@ fail_drv:
             worker_conn_del(w, &w->listeners[i]);
     drv->fini(w);
 fail_listeners:
-    if (w->reserve_fd >= 0)
-        close(w->reserve_fd);
+    if (w->nlisteners > 0)
+        spares_join(srv, -1);
     free(w->listeners);
     free(w->table);
     w->listeners = NULL;
@@ -374,15 +421,15 @@ void worker_fini(struct worker *w)
     mbox_run(w);
     close_listeners(w);
     w->drv->fini(w);
-    if (w->reserve_fd >= 0)
-        close(w->reserve_fd);
+    worker_tick_disarm(&w->accept_retry);
+    if (w->nlisteners > 0)
+        spares_join(w->srv, -1);
     free(w->listeners);
     free(w->table);
     free(w->scratch);
     server_config_put(w->srv, w->cfg);
     pthread_mutex_destroy(&w->mbox_lock);
     memset(w, 0, sizeof(*w));
-    w->reserve_fd = -1;
 }
 
 int worker_run(struct worker *w)
@@ -619,6 +666,57 @@ static void refuse(int fd, const char *msg)
     close(fd);
 }
 
+/* Out of descriptors and of spares: stop watching the listeners until
+ * a spare can be had again. */
+static void accept_pause(struct worker *w)
+{
+    for (int i = 0; i < w->nlisteners; i++) {
+        struct conn *l = &w->listeners[i];
+        l->readable = 0;
+        if (l->in_table)
+            worker_conn_interest(w, l, 0, 0);
+    }
+    w->accept_paused = 1;
+    worker_tick_arm(w, &w->accept_retry, ACCEPT_RETRY);
+}
+
+/* Try to end the pause: with a spare in the pool again, watch the
+ * listeners and look at their queues (under edge triggering the kernel
+ * will not report the clients queued meanwhile).  1 if resumed. */
+static int accept_resume(struct worker *w)
+{
+    struct server *srv = w->srv;
+    int have;
+
+    if (!w->accept_paused || w->stopping)
+        return 0;
+    pthread_rwlock_wrlock(&srv->spare_lock);
+    have = spares_fill(srv);
+    pthread_rwlock_unlock(&srv->spare_lock);
+    if (have == 0)
+        return 0;
+    w->accept_paused = 0;
+    worker_tick_disarm(&w->accept_retry);
+    for (int i = 0; i < w->nlisteners; i++) {
+        struct conn *l = &w->listeners[i];
+        if (l->in_table) {
+            worker_conn_interest(w, l, 1, 0);
+            l->readable = 1;
+            worker_defer(w, l);
+        }
+    }
+    return 1;
+}
+
+/* The retry tick: a descriptor another worker freed (or another thread
+ * of this one) is seen here, since no session of this worker ended. */
+static void accept_retry_fire(struct worker_tick *t)
+{
+    struct worker *w = (struct worker *)(void *)((char *)t - offsetof(struct worker, accept_retry));
+    if (w->accept_paused && !w->stopping && !accept_resume(w))
+        worker_tick_arm(w, &w->accept_retry, ACCEPT_RETRY);
+}
+
 static void accept_clients(struct worker *w, struct conn *l)
 {
     for (int budget = WORKER_ACCEPT_BUDGET; budget > 0; budget--) {
@@ -626,8 +724,11 @@ static void accept_clients(struct worker *w, struct conn *l)
         socklen_t plen;
         const char *reason;
         char addr[64];
-        int fd = io_accept(l->fd, &peer, &plen);
+        int fd;
 
+        pthread_rwlock_rdlock(&w->srv->spare_lock);
+        fd = io_accept(l->fd, &peer, &plen);
+        pthread_rwlock_unlock(&w->srv->spare_lock);
         if (fd == IO_AGAIN) {
             l->readable = 0;
             return;
@@ -636,17 +737,23 @@ static void accept_clients(struct worker *w, struct conn *l)
             /* Out of descriptors: free the spare, take the client off the
              * queue and tell it, then take the spare back.  Without this
              * the listener stays readable and the loop spins. */
+            struct server *srv = w->srv;
             w->stats.refused++;
-            if (w->reserve_fd >= 0) {
-                close(w->reserve_fd);
-                w->reserve_fd = -1;
+            /* The spend is under the pool's lock, so that two workers
+             * cannot take each other's freed slot; a session's open() in
+             * another thread still may (the accept then fails again, and
+             * the next spare is tried). */
+            pthread_rwlock_wrlock(&srv->spare_lock);
+            if (srv->spare_have > 0 || spares_fill(srv) > 0) {
+                close(srv->spare_fd[--srv->spare_have]);
                 fd = io_accept(l->fd, &peer, &plen);
                 if (fd >= 0) {
                     log_warn("event=refused worker=%d peer=%s reason=no-free-fd",
                              w->id, io_addr_str(&peer, addr, sizeof(addr)));
                     refuse(fd, "421 Server out of resources, try again later.\r\n");
                 }
-                w->reserve_fd = open_reserve();
+                (void)spares_fill(srv);
+                pthread_rwlock_unlock(&srv->spare_lock);
                 /* accept4 takes a descriptor before it looks at the queue,
                  * so EMFILE says nothing about waiting clients: only this
                  * second accept does.  An empty queue ends the turn, or a
@@ -657,12 +764,13 @@ static void accept_clients(struct worker *w, struct conn *l)
                 }
                 continue;
             }
-            /* No spare either: leave the rest queued; the listener is
-             * revisited when a session ends (see session close).  Until
-             * then a level-triggered driver must stop watching it, or it
+            pthread_rwlock_unlock(&srv->spare_lock);
+            /* No spare either: leave the rest queued; the listeners are
+             * revisited when one of this worker's sessions ends, or by
+             * the retry tick when another worker's did.  Until then a
+             * level-triggered driver must stop watching them, or it
              * reports the queued clients on every turn. */
-            l->readable = 0;
-            worker_conn_interest(w, l, 0, 0);
+            accept_pause(w);
             return;
         }
         if (fd < 0) {
@@ -840,17 +948,7 @@ void worker_session_unlink(struct worker *w, struct session *s)
     session_set_prev(s, NULL);
     session_set_next(s, NULL);
     w->nsessions--;
-    /* A descriptor came free: if the EMFILE spare was spent, take it back
-     * and revisit the listeners, whose queued clients the kernel will not
-     * report again under edge triggering. */
-    if (w->reserve_fd < 0 && w->nlisteners && !w->stopping) {
-        w->reserve_fd = open_reserve();
-        for (int i = 0; w->reserve_fd >= 0 && i < w->nlisteners; i++) {
-            if (w->listeners[i].in_table) {
-                worker_conn_interest(w, &w->listeners[i], 1, 0);
-                w->listeners[i].readable = 1;
-                worker_defer(w, &w->listeners[i]);
-            }
-        }
-    }
+    /* A descriptor came free: if accepting was paused for want of one,
+     * refill the spares and revisit the listeners. */
+    (void)accept_resume(w);
 }

@@ -388,6 +388,21 @@ def test_out_of_descriptors(launch, model, tmp_path):
     surplus refused cleanly (a 421 line or a close, never silence), no
     busy loop while the table is full, and full service once the clients
     have gone."""
+    fd_flood(launch, model, tmp_path)
+
+
+@pytest.mark.model_specific
+def test_out_of_descriptors_two_workers(launch, model_probe, tmp_path):
+    """The same with two event-loop workers sharing the process's
+    descriptors: each has its own listener, table and spare descriptor,
+    and either may be the one that runs out."""
+    ok, why = model_probe("libev")
+    if not ok:
+        pytest.skip(why)
+    fd_flood(launch, "libev", tmp_path, ["--workers", "2"])
+
+
+def fd_flood(launch, model, tmp_path, extra=()):
     raise_nofile(4096)
     root = tmp_path / "root"
     root.mkdir()
@@ -396,7 +411,7 @@ def test_out_of_descriptors(launch, model, tmp_path):
     # a long login timeout: sessions ending by it would free descriptors
     # and hide clients left waiting for want of a spare one
     srv = launch(root, model, nofile=NOFILE,
-                 args=["--data-timeout", "2", "--login-timeout", "300"])
+                 args=["--data-timeout", "2", "--login-timeout", "300"] + list(extra))
     base_fds = srv.fd_count()
     parked, datas, flood = [], [], []
     try:
