@@ -394,8 +394,8 @@ def test_out_of_descriptors(launch, model, tmp_path):
 @pytest.mark.model_specific
 def test_out_of_descriptors_two_workers(launch, model_probe, tmp_path):
     """The same with two event-loop workers sharing the process's
-    descriptors: each has its own listener, table and spare descriptor,
-    and either may be the one that runs out."""
+    descriptors: each has its own listener and table, the spares are a
+    pool they share, and either may be the one that runs out."""
     ok, why = model_probe("libev")
     if not ok:
         pytest.skip(why)

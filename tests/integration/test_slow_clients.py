@@ -80,9 +80,10 @@ FD_SETSIZE = 1024
 LOGIN_TIMEOUT = 60      # a trickled login takes about 18 s
 IDLE_TIMEOUT = 15       # a trickled NOOP takes about 6 s
 # The stall timeout must outlast holding the slow clients plus the fast
-# client's work, which take a few seconds with the event loops (the wait
-# after the release, most of the test's time, is this long); a fork or
-# a thread per client, and memcheck, take longer to hold them.
+# client's work, which take a few seconds with the event loops; a fork or
+# a thread per client, and memcheck, take longer to hold them.  (After the
+# release the test waits for the longer of the stall timeout and the
+# tricklers' way out: an 18 s login, a 6 s NOOP, then the idle timeout.)
 STALL_TIMEOUT = 25
 STALL_TIMEOUT_SLOW = 45
 
