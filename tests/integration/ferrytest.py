@@ -360,7 +360,7 @@ class Server:
         if not self.vg_pattern:
             return out
         for path in glob.glob(self.vg_pattern):
-            m = re.search(r"\.vg\d+\.(\d+)\.log$", path)
+            m = _VG_LOG_RE.search(path)
             if m:
                 out[int(m.group(1))] = path
         return out
@@ -466,23 +466,30 @@ class Server:
         return f
 
 
-_VG_LOG_RE = re.compile(r"\.vg\d+\.\d+\.log$")
+_VG_LOG_RE = re.compile(r"\.vg\d+\.(\d+)\.log$")   # group: the pid
 
 
-def listening_inodes(port):
-    """Socket inodes of the TCP listeners on a port (IPv4 and IPv6)."""
-    out = set()
+def proc_tcp_sockets():
+    """The TCP sockets of /proc/net/tcp and tcp6, as tuples (state,
+    local port, remote port, bytes queued to send, inode); state in the
+    kernel's hex ("01" established, "0A" listening)."""
     for name in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(name) as fh:
                 next(fh)
                 for line in fh:
                     f = line.split()
-                    if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
-                        out.add(f[9])
+                    yield (f[3], int(f[1].rsplit(":", 1)[1], 16),
+                           int(f[2].rsplit(":", 1)[1], 16),
+                           int(f[4].split(":")[0], 16), f[9])
         except OSError:
             pass
-    return out
+
+
+def listening_inodes(port):
+    """Socket inodes of the TCP listeners on a port (IPv4 and IPv6)."""
+    return {inode for state, lport, _, _, inode in proc_tcp_sockets()
+            if state == "0A" and lport == port}
 
 
 def open_fds(pid):

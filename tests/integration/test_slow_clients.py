@@ -64,7 +64,8 @@ import pytest
 
 import ferrytest
 from ferrytest import (make_tree, needs_concurrent_sessions, open_fds,
-                       parse_ls, raise_nofile, sha256, wait_until)
+                       parse_ls, proc_tcp_sockets, raise_nofile, sha256,
+                       wait_until)
 
 TRICKLERS = 1000
 NON_READERS = 1000
@@ -207,13 +208,9 @@ def server_send_queues(pairs):
             if key in want:
                 out[key] = int(f[1])
         return out
-    with open("/proc/net/tcp") as fh:            # no ss: the slow way
-        next(fh)
-        for line in fh:
-            f = line.split()
-            key = (int(f[1].split(":")[1], 16), int(f[2].split(":")[1], 16))
-            if f[3] == "01" and key in want:
-                out[key] = int(f[4].split(":")[0], 16)
+    for state, lport, rport, queued, _ in proc_tcp_sockets():   # no ss: slow
+        if state == "01" and (lport, rport) in want:
+            out[(lport, rport)] = queued
     return out
 
 
